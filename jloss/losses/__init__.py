@@ -1,0 +1,1 @@
+"""Loss implementations by family; the public namespace is :mod:`jloss.functional`."""

@@ -1,0 +1,1 @@
+"""Parity case modules, one per family; each registers its components on import."""
