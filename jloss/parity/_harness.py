@@ -301,7 +301,7 @@ def compare(
     float64 cases need ``jax.config.update("jax_enable_x64", True)``.
     """
     cases = list(cases)
-    if any(c.dtype == "float64" for c in cases) and not jax.config.jax_enable_x64:
+    if any(c.dtype == "float64" for c in cases) and jax.dtypes.canonicalize_dtype(np.float64) != np.float64:
         raise RuntimeError("compare: float64 cases need jax_enable_x64 (jax.config.update('jax_enable_x64', True))")
     results = [run_case(jax_fn, torch_fn, c, jit=jit) for c in cases]
     return Report(name or getattr(jax_fn, "__name__", "component"), results)

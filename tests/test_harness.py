@@ -1,0 +1,107 @@
+"""The parity harness must detect mismatches (a harness that cannot fail proves nothing)."""
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import jloss.functional as F
+from jloss import parity
+from jloss.parity import Case, rel_error
+
+
+def _cases():
+    r = np.random.default_rng(0)
+    x, y = r.standard_normal((3, 4)), r.standard_normal((3, 4))
+    return [Case("a", (x, y), {"reduction": "sum"}, grad=(0, 1), dtype=dt) for dt in ("float64", "float32")]
+
+
+def test_equal_functions_pass():
+    import torch
+
+    rep = parity.compare(F.mse_loss, torch.nn.functional.mse_loss, _cases())
+    assert rep.passed, str(rep)
+    assert rep.worst("float64") <= 1e-12
+
+
+def test_wrong_value_is_caught():
+    import torch
+
+    rep = parity.compare(lambda x, y, **k: F.mse_loss(x, y, **k) * (1 + 1e-8), torch.nn.functional.mse_loss, _cases())
+    assert not rep.passed
+    assert rep.results[0].value_err > 1e-10  # f64 case fails
+
+
+def test_wrong_gradient_is_caught():
+    import jax
+    import torch
+
+    @jax.custom_vjp
+    def sq(d):
+        return d * d
+
+    sq.defvjp(lambda d: (d * d, d), lambda d, g: (g * d,))  # half the true gradient
+
+    def bad_mse(x, y, reduction="mean"):
+        return jnp.sum(sq(x - y))
+
+    rep = parity.compare(bad_mse, torch.nn.functional.mse_loss, _cases())
+    assert not rep.passed
+    assert all(r.value_err <= r.tol for r in rep.results)
+    assert all(r.grad_err > 0.1 for r in rep.results)
+
+
+def test_dtype_leak_is_caught():
+    import torch
+
+    rep = parity.compare(lambda x, y, **k: F.mse_loss(x, y, **k).astype(jnp.float64), torch.nn.functional.mse_loss, _cases())
+    f32 = [r for r in rep.results if r.dtype == "float32"]
+    assert not f32[0].passed and "dtype" in f32[0].message
+
+
+def test_both_raise_passes_and_one_sided_raise_fails():
+    import torch
+
+    bad = Case("bad", (np.zeros((2, 3)), np.zeros((4, 5))), {}, grad=(0,))
+    assert parity.compare(F.mse_loss, torch.nn.functional.mse_loss, [bad]).passed
+    rep = parity.compare(lambda x, y: jnp.sum(x), torch.nn.functional.mse_loss, [bad])
+    assert not rep.passed
+
+
+@pytest.mark.parametrize(
+    "a,b,expected",
+    [
+        (1.0, 1.0, 0.0),
+        (1.0 + 1e-6, 1.0, 1e-6),
+        (np.inf, np.inf, 0.0),
+        (np.nan, np.nan, 0.0),
+        (np.nan, 1.0, np.inf),
+        (-np.inf, np.inf, np.inf),
+    ],
+)
+def test_rel_error(a, b, expected):
+    assert rel_error(np.array([a]), np.array([b])) == pytest.approx(expected, rel=1e-6)
+
+
+def test_rel_error_near_zero_is_absolute_on_the_array_scale():
+    # |b| tiny: compared at atol on max(1, max|b|) scale
+    assert rel_error(np.array([1e-13, 1.0]), np.array([0.0, 1.0])) <= 1e-10
+    assert rel_error(np.array([1e-9, 1.0]), np.array([0.0, 1.0])) > 1e-10
+    assert rel_error(np.zeros((2,)), np.zeros((3,))) == np.inf
+
+
+def test_float64_cases_need_x64():
+    import jax
+    import torch
+
+    with jax.enable_x64(False):
+        with pytest.raises(RuntimeError, match="x64"):
+            parity.compare(F.mse_loss, torch.nn.functional.mse_loss, _cases())
+
+
+def test_registry_names_are_unique_and_have_cases():
+    comps = parity.components()
+    names = [c.name for c in comps]
+    assert len(names) == len(set(names))
+    assert parity.get(names[0]).name == names[0]
+    with pytest.raises(KeyError):
+        parity.get("no.such.component")
