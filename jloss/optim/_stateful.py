@@ -1,0 +1,386 @@
+"""The torch-named optimizer objects (``SGD``, ``Adam``, ...): thin stateful shells over the transforms.
+
+An object holds ``param_groups`` in torch's layout (a list of dicts with ``"params"`` and every
+hyperparameter), one optax state per group, and a single jitted update over all groups. Setting
+``param_groups[i]["lr"]`` (or momentum, betas, ...) takes effect at the next ``step`` without
+recompiling: the values are written into the transforms' injected hyperparameters.
+
+``state_dict()`` / ``load_state_dict()`` use torch's exact layout: ``state`` keyed by parameter index
+(parameters numbered group by group, in each group's ``jax.tree_util`` leaf order) with torch's entry
+names, and ``param_groups`` with ``params`` as index lists. A torch optimizer's ``state_dict()`` loads
+as is (tensors are read through ``__array__``); ours goes to torch through
+:func:`jloss.interop.optimizer_state_to_torch`.
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+#: torch per-parameter state entries that are scalars (the same value for every parameter of a group).
+SCALAR_KEYS = frozenset({"step", "eta", "mu", "mu_product"})
+
+#: torch hyperparameter tuples that jloss injects as separate scalars.
+_SPLIT = {"beta1": ("betas", 0), "beta2": ("betas", 1)}
+
+
+def _to_numpy(x: Any) -> Any:
+    """A torch tensor (duck-typed: torch is never imported here), jax or numpy array -> numpy."""
+    if hasattr(x, "detach") and hasattr(x, "cpu"):
+        x = x.detach().cpu()
+        if hasattr(x, "numpy"):
+            return x.numpy() if str(getattr(x, "dtype", "")) != "torch.bfloat16" else x.float().numpy()
+    if isinstance(x, (jax.Array, np.ndarray, np.generic)):
+        return np.asarray(x)
+    return x
+
+
+def _is_group_list(params: Any) -> bool:
+    return isinstance(params, (list, tuple)) and len(params) > 0 and all(isinstance(g, Mapping) for g in params)
+
+
+class Optimizer:
+    """Base of the torch-named optimizers. Subclasses set ``_factory`` (the jloss transform alias),
+    ``_torch_keys`` (torch's per-parameter state entries) and ``_torch_extra`` (torch's defaults that
+    have no meaning in JAX, kept so ``param_groups`` has torch's keys)."""
+
+    _factory: ClassVar[Callable[..., optax.GradientTransformation]]
+    _torch_keys: ClassVar[tuple[str, ...]] = ()
+    _torch_extra: ClassVar[dict[str, Any]] = {}
+    _split: ClassVar[dict[str, tuple[str, int]]] = _SPLIT
+
+    def __init__(self, params: Any, **kwargs: Any) -> None:
+        name = type(self).__name__
+        sig = inspect.signature(type(self)._factory)
+        known = set(sig.parameters) | set(self._torch_extra)
+        unknown = sorted(set(kwargs) - known)
+        if unknown:
+            raise TypeError(f"{name}: unexpected argument(s) {unknown}; expected some of {sorted(known)}")
+        self.defaults: dict[str, Any] = {
+            **{k: p.default for k, p in sig.parameters.items()},
+            **self._torch_extra,
+            **kwargs,
+        }
+        self._factory_call(self.defaults)  # validates like torch's __init__
+        self.param_groups: list[dict[str, Any]] = []
+        self._txs: list[optax.GradientTransformation] = []
+        self._statics: list[tuple[Any, ...]] = []
+        self._states: list[Any] = []
+        self._step_fn: Callable[..., Any] | None = None
+        groups = list(params) if _is_group_list(params) else [{"params": params}]
+        if _is_group_list(params) is False and isinstance(params, (list, tuple)) and len(params) == 0:
+            raise ValueError(f"{name}: optimizer got an empty parameter list")
+        for g in groups:
+            self.add_param_group(g)
+
+    # ---- construction -------------------------------------------------------------------------
+    @classmethod
+    def _factory_kwargs(cls, group: Mapping[str, Any]) -> dict[str, Any]:
+        sig = inspect.signature(cls._factory)
+        return {k: group[k] for k in sig.parameters if k in group}
+
+    def _factory_call(self, group: Mapping[str, Any]) -> optax.GradientTransformation:
+        return type(self)._factory(**self._factory_kwargs(group))
+
+    def _static_key(self, group: Mapping[str, Any]) -> tuple[Any, ...]:
+        """The group values that shape the compiled transform (booleans, and zero/non-zero switches)."""
+        items = []
+        for k, v in sorted(self._factory_kwargs(group).items()):
+            if isinstance(v, bool) or isinstance(v, str) or v is None or callable(v):
+                items.append((k, v))
+            elif isinstance(v, (int, float)):
+                items.append((k, v != 0))
+            elif isinstance(v, (tuple, list)):
+                items.append((k, tuple(x != 0 if isinstance(x, (int, float)) and not isinstance(x, bool) else x
+                                       for x in v)))
+            else:
+                items.append((k, "array"))
+        return tuple(items)
+
+    def add_param_group(self, param_group: Mapping[str, Any]) -> None:
+        """Add a group ``{"params": pytree, **hyperparameters}``; missing hyperparameters take the defaults."""
+        name = type(self).__name__
+        if not isinstance(param_group, Mapping) or "params" not in param_group:
+            raise TypeError(f"{name}.add_param_group: expected a dict with a 'params' entry, got {type(param_group).__name__}")
+        group = dict(param_group)
+        leaves = jax.tree.leaves(group["params"])
+        if not leaves:
+            raise ValueError(f"{name}: optimizer got an empty parameter list")
+        for leaf in leaves:
+            if not (isinstance(leaf, (jax.Array, np.ndarray)) and jnp.issubdtype(leaf.dtype, jnp.inexact)):
+                raise TypeError(f"{name}: params must be floating arrays, got {type(leaf).__name__} "
+                                f"{getattr(leaf, 'dtype', '')}")
+        unknown = sorted(set(group) - {"params"} - set(self.defaults))
+        if unknown:
+            raise ValueError(f"{name}.add_param_group: unknown hyperparameter(s) {unknown}")
+        for k, v in self.defaults.items():
+            group.setdefault(k, v)
+        group["params"] = jax.tree.map(jnp.asarray, group["params"])
+        tx = self._factory_call(group)
+        self.param_groups.append(group)
+        self._txs.append(tx)
+        self._statics.append(self._static_key(group))
+        self._states.append(tx.init(group["params"]))
+        self._step_fn = None
+
+    # ---- the parameters -------------------------------------------------------------------------
+    @property
+    def params(self) -> Any:
+        """The current parameters: the pytree of a single group, else a list with one per group."""
+        trees = [g["params"] for g in self.param_groups]
+        return trees[0] if len(trees) == 1 else trees
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """A no-op kept for ported code: JAX gradients are values returned by ``jax.grad``, not buffers."""
+
+    # ---- stepping -------------------------------------------------------------------------------
+    def _refresh(self) -> None:
+        """Rebuild transforms whose static configuration changed; write group values into hyperparams."""
+        for i, group in enumerate(self.param_groups):
+            key = self._static_key(group)
+            if key != self._statics[i]:
+                tx = self._factory_call(group)
+                fresh = tx.init(group["params"])
+                if jax.tree.structure(fresh) != jax.tree.structure(self._states[i]):
+                    raise ValueError(
+                        f"{type(self).__name__}: changing {dict(set(key) - set(self._statics[i]))} in param group {i} "
+                        "changes the optimizer state layout; create a new optimizer instead"
+                    )
+                self._txs[i], self._statics[i] = tx, key
+                self._step_fn = None
+            st = self._states[i]
+            if hasattr(st, "hyperparams"):
+                hp = dict(st.hyperparams)
+                for hname, cur in hp.items():
+                    value = self._group_value(group, hname)
+                    if value is not None and not callable(value):
+                        hp[hname] = jnp.asarray(value, dtype=cur.dtype)
+                self._states[i] = st._replace(hyperparams=hp)
+
+    def _group_value(self, group: Mapping[str, Any], hname: str) -> Any:
+        if hname in group:
+            return group[hname]
+        if hname in self._split:
+            key, idx = self._split[hname]
+            if key in group:
+                return group[key][idx]
+        return None
+
+    def _compiled_step(self) -> Callable[..., Any]:
+        if self._step_fn is None:
+            txs = tuple(self._txs)
+
+            def step(params, grads, states):
+                new_p, new_s = [], []
+                for tx, p, g, s in zip(txs, params, grads, states, strict=True):
+                    u, s = tx.update(g, s, p)
+                    new_p.append(jax.tree.map(lambda a, b: (a + b).astype(a.dtype), p, u))
+                    new_s.append(s)
+                return new_p, new_s
+
+            self._step_fn = jax.jit(step)
+        return self._step_fn
+
+    def _check_grads(self, grads: Any) -> list[Any]:
+        name = type(self).__name__
+        n = len(self.param_groups)
+        glist = [grads] if n == 1 else grads
+        if n > 1 and (not isinstance(grads, (list, tuple)) or len(grads) != n):
+            raise ValueError(f"{name}.step: with {n} param groups, grads must be a list of {n} pytrees")
+        out = []
+        for i, (g, group) in enumerate(zip(glist, self.param_groups, strict=True)):
+            ps, gs = jax.tree.structure(group["params"]), jax.tree.structure(g)
+            if ps != gs:
+                raise ValueError(f"{name}.step: grads for param group {i} must have the structure of its params "
+                                 f"{ps}, got {gs}")
+            for p, gl in zip(jax.tree.leaves(group["params"]), jax.tree.leaves(g), strict=True):
+                if tuple(np.shape(gl)) != tuple(p.shape):
+                    raise ValueError(f"{name}.step: a gradient of shape {tuple(np.shape(gl))} does not match its "
+                                     f"parameter's shape {tuple(p.shape)} (param group {i})")
+            out.append(jax.tree.map(lambda a, p: jnp.asarray(a, p.dtype), g, group["params"]))
+        return out
+
+    def step(self, grads: Any = None, closure: Callable[..., Any] | None = None) -> Any:
+        """One update. ``step(grads)`` returns the new parameters; ``step(closure=f)`` evaluates
+        ``f(params)`` (a scalar loss), takes its gradient, updates, and returns the loss."""
+        name = type(self).__name__
+        loss = None
+        if closure is not None:
+            if grads is not None:
+                raise ValueError(f"{name}.step: pass grads or closure, not both")
+            loss, grads = jax.value_and_grad(closure)(self.params)
+        elif grads is None:
+            raise ValueError(f"{name}.step: needs grads (shaped like params) or a closure")
+        glist = self._check_grads(grads)
+        self._refresh()
+        params = [g["params"] for g in self.param_groups]
+        new_params, new_states = self._compiled_step()(params, glist, self._states)
+        for group, p in zip(self.param_groups, new_params, strict=True):
+            group["params"] = p
+        self._states = list(new_states)
+        return loss if closure is not None else self.params
+
+    # ---- torch-layout state ---------------------------------------------------------------------
+    @staticmethod
+    def _inner(state: Any) -> Any:
+        return getattr(state, "inner_state", state)
+
+    @property
+    def state(self) -> dict[int, dict[str, Any]]:
+        """torch's per-parameter state, keyed by parameter index (empty before the first step)."""
+        return self.state_dict()["state"]
+
+    def state_dict(self) -> dict[str, Any]:
+        """``{"state": {index: {entry: array}}, "param_groups": [{..., "params": [indices]}]}`` (torch's layout)."""
+        state: dict[int, dict[str, Any]] = {}
+        groups = []
+        idx = 0
+        for group, st in zip(self.param_groups, self._states, strict=True):
+            leaves, treedef = jax.tree.flatten(group["params"])
+            inner = self._inner(st)
+            started = int(inner.step) > 0
+            for j in range(len(leaves)):
+                if started:
+                    entry = {}
+                    for key in self._torch_keys:
+                        val = getattr(inner, key)
+                        if val is None:
+                            continue
+                        if key in SCALAR_KEYS:
+                            arr = np.asarray(val)
+                            entry[key] = np.asarray(arr, np.float32) if key == "step" else arr.copy()
+                        else:
+                            entry[key] = np.asarray(jax.tree.leaves(val)[j]).copy()
+                    if entry:
+                        state[idx + j] = entry
+            g = {k: copy.deepcopy(v) for k, v in group.items() if k != "params"}
+            g["params"] = list(range(idx, idx + len(leaves)))
+            groups.append(g)
+            idx += len(leaves)
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
+        """Load ours or torch's ``state_dict()`` (torch tensors are accepted as is).
+
+        Everything is validated and converted before anything changes: on error the optimizer is
+        unchanged.
+        """
+        name = type(self).__name__
+        if not isinstance(state_dict, Mapping) or "state" not in state_dict or "param_groups" not in state_dict:
+            raise ValueError(f"{name}.load_state_dict: expected a dict with 'state' and 'param_groups'")
+        saved_groups = list(state_dict["param_groups"])
+        if len(saved_groups) != len(self.param_groups):
+            raise ValueError(f"{name}.load_state_dict: loaded state dict has {len(saved_groups)} parameter groups, "
+                             f"this optimizer has {len(self.param_groups)}")
+        saved_state = {int(k): v for k, v in dict(state_dict["state"]).items()}
+        new_groups, new_states, new_txs, new_statics = [], [], [], []
+        for i, (group, sg) in enumerate(zip(self.param_groups, saved_groups, strict=True)):
+            leaves, treedef = jax.tree.flatten(group["params"])
+            ids = list(sg.get("params", []))
+            if len(ids) != len(leaves):
+                raise ValueError(f"{name}.load_state_dict: loaded parameter group {i} has {len(ids)} parameters, "
+                                 f"this optimizer's has {len(leaves)}")
+            unknown = sorted(set(sg) - {"params"} - set(self.defaults))
+            if unknown:
+                raise ValueError(f"{name}.load_state_dict: parameter group {i} has unknown hyperparameter(s) {unknown} "
+                                 f"(a state_dict of another optimizer?)")
+            ng = {**group, **{k: copy.deepcopy(_to_numpy(v)) if not isinstance(v, (int, float, bool, tuple, str, type(None))) else v
+                              for k, v in sg.items() if k != "params"}}
+            tx = self._factory_call(ng)
+            fresh = tx.init(group["params"])
+            inner = self._inner(fresh)
+            entries = [saved_state.get(pid) for pid in ids]
+            if all(e is None or len(e) == 0 for e in entries):
+                new_inner = inner  # never stepped: torch has no state yet
+            else:
+                if any(e is None for e in entries):
+                    raise ValueError(f"{name}.load_state_dict: parameter group {i} has state for some parameters only")
+                updates = {}
+                for key in self._torch_keys:
+                    cur = getattr(inner, key)
+                    present = [key in e for e in entries]
+                    if cur is None:
+                        continue
+                    if not all(present):
+                        raise ValueError(f"{name}.load_state_dict: state entry {key!r} missing for a parameter of group {i}")
+                    vals = [_to_numpy(e[key]) for e in entries]
+                    if key in SCALAR_KEYS:
+                        first = np.asarray(vals[0])
+                        if any(not np.array_equal(np.asarray(v), first) for v in vals):
+                            raise ValueError(f"{name}.load_state_dict: {key!r} differs between parameters of group {i}; "
+                                             "jloss keeps one value per param group")
+                        updates[key] = jnp.asarray(first).astype(jnp.asarray(cur).dtype)
+                    else:
+                        cur_leaves = jax.tree.leaves(cur)
+                        for v, c in zip(vals, cur_leaves, strict=True):
+                            if tuple(np.shape(v)) != tuple(c.shape):
+                                raise ValueError(f"{name}.load_state_dict: state entry {key!r} has shape {np.shape(v)}, "
+                                                 f"expected {tuple(c.shape)}")
+                        updates[key] = jax.tree.unflatten(
+                            jax.tree.structure(cur), [jnp.asarray(v).astype(c.dtype) for v, c in zip(vals, cur_leaves, strict=True)]
+                        )
+                extra = set().union(*[set(e) for e in entries]) - set(self._torch_keys)
+                if extra:
+                    raise ValueError(f"{name}.load_state_dict: unknown state entries {sorted(extra)} "
+                                     f"(a state_dict of another optimizer?)")
+                if "step" not in self._torch_keys:
+                    # torch keeps no step for this family (SGD): having state means past the first step.
+                    updates["step"] = jnp.maximum(inner.step, 1).astype(inner.step.dtype)
+                new_inner = inner._replace(**updates)
+            if hasattr(fresh, "inner_state"):
+                count = jnp.asarray(new_inner.step).astype(fresh.count.dtype)
+                new_state = fresh._replace(inner_state=new_inner, count=count)
+            else:
+                new_state = new_inner
+            new_groups.append(ng)
+            new_states.append(new_state)
+            new_txs.append(tx)
+            new_statics.append(self._static_key(ng))
+        # commit
+        self.param_groups = new_groups
+        self._states, self._txs, self._statics = new_states, new_txs, new_statics
+        self._step_fn = None
+
+    def __repr__(self) -> str:
+        lines = [f"{type(self).__name__} ("]
+        for i, g in enumerate(self.param_groups):
+            lines.append(f"Parameter Group {i}")
+            for k in sorted(g):
+                if k != "params":
+                    lines.append(f"    {k}: {g[k]}")
+        return "\n".join(lines) + "\n)"
+
+
+def _make(name: str, factory: Callable[..., Any], torch_keys: tuple[str, ...], extra: dict[str, Any],
+          doc: str, split: dict[str, tuple[str, int]] | None = None) -> type[Optimizer]:
+    attrs = {
+        "_factory": staticmethod(factory),
+        "_torch_keys": torch_keys,
+        "_torch_extra": extra,
+        "__doc__": doc,
+        "__module__": "jloss.optim",
+    }
+    if split is not None:
+        attrs["_split"] = split
+    return type(name, (Optimizer,), attrs)
+
+
+# ---- the torch-named classes -------------------------------------------------------------------
+from . import _adam, _sgd  # noqa: E402
+
+_NO_FOREACH = {"foreach": None, "differentiable": False}
+
+SGD = _make("SGD", _sgd.sgd, _sgd.TORCH_STATE_KEYS, {**_NO_FOREACH, "fused": None},
+            "``torch.optim.SGD`` over :func:`jloss.optim.sgd`.")
+Adam = _make("Adam", _adam.adam, _adam.TORCH_STATE_KEYS, {**_NO_FOREACH, "capturable": False, "fused": None},
+             "``torch.optim.Adam`` over :func:`jloss.optim.adam`.")
+AdamW = _make("AdamW", _adam.adamw, _adam.TORCH_STATE_KEYS,
+              {**_NO_FOREACH, "capturable": False, "fused": None, "decoupled_weight_decay": True},
+              "``torch.optim.AdamW`` over :func:`jloss.optim.adamw`.")
