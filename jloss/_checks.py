@@ -120,7 +120,10 @@ def check_values(fn: str, pred: Callable[[], Any], message: str, *arrays: Any) -
     a checkify check; while tracing under a plain ``jit`` the check is skipped.
     """
     if is_concrete(*arrays):
-        if not bool(np.all(np.asarray(pred()))):
+        # concrete arrays closed over inside a jit trace: evaluate pred eagerly, not staged
+        with jax.ensure_compile_time_eval():
+            ok = bool(np.all(np.asarray(pred())))
+        if not ok:
             raise ValueError(f"{fn}: {message}")
     elif _CHECKIFY.get():
         checkify.check(jnp.all(pred()), f"{fn}: {message}")

@@ -274,7 +274,7 @@ def _run_case(jax_fn: Callable[..., Any], torch_fn: Callable[..., Any], case: Ca
         pos_keys = [k for k in grad_keys if isinstance(k, int)]
         kw_keys = [k for k in grad_keys if isinstance(k, str)]
         try:
-            g_arrs, g_kw = jax.grad(scalar, argnums=(0, 1))(arrs, kw_arrs)
+            g_arrs, g_kw = jax.grad(scalar, argnums=(0, 1), allow_int=True)(arrs, kw_arrs)
         except Exception as e:
             return CaseResult(case.name, dtype, value_err, math.inf, rtol, False, f"jloss grad raised {e!r}")
         j_grads = [g_arrs[array_pos.index(k)] for k in pos_keys] + [g_kw[k] for k in kw_keys]
