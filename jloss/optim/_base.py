@@ -97,3 +97,19 @@ def add_l2(grads: Any, params: Any, weight_decay: Any, decay: bool) -> Any:
 def needs_params(fn: str, params: Any) -> None:
     if params is None:
         raise ValueError(f"{fn}: update(grads, state, params) needs params")
+
+
+def lerp(start: jax.Array, end: jax.Array, weight: Any) -> jax.Array:
+    """``start.lerp_(end, weight)`` with a Python-float weight, as torch's CPU kernel computes it.
+
+    torch casts ``weight`` to the tensor dtype and evaluates ``start + w*(end - start)`` when
+    ``|w| < 0.5``, else ``end + (w - 1)*(end - start)``, as one fused multiply-add (XLA fuses it
+    the same way under ``jit``); the second form makes ``w = 1`` return ``end`` exactly. Half
+    precision is computed in float32 and rounded once, as torch's ``opmath``.
+    """
+    dtype = start.dtype
+    op = jnp.promote_types(dtype, jnp.float32)
+    start, end = start.astype(op), end.astype(op)
+    w = cast_like(weight, start)
+    small = jnp.abs(w) < 0.5
+    return (jnp.where(small, start, end) + jnp.where(small, w, w - 1) * (end - start)).astype(dtype)
