@@ -17,6 +17,10 @@ import jax.numpy as jnp
 
 from . import functional as F
 from .losses import _reduction as R
+from .losses._linear_ce import LinearCrossEntropyOptions as LinearCrossEntropyOptions
+from .losses._modules import AdaptiveLogSoftmaxWithLoss as AdaptiveLogSoftmaxWithLoss
+from .losses._modules import ASMoutput as ASMoutput
+from .losses._modules import LinearCrossEntropyLoss as LinearCrossEntropyLoss
 
 
 class _Loss:
@@ -378,6 +382,7 @@ class FocalLoss(_WeightedLoss):
 
 
 __all__ = [
+    "ASMoutput", "AdaptiveLogSoftmaxWithLoss", "LinearCrossEntropyLoss", "LinearCrossEntropyOptions",
     "BCELoss", "BCEWithLogitsLoss", "CTCLoss", "CosineEmbeddingLoss", "CosineSimilarity", "CrossEntropyLoss",
     "DiceLoss", "FocalLoss", "GaussianNLLLoss", "HingeEmbeddingLoss", "HuberLoss", "KLDivLoss", "L1Loss",
     "MSELoss", "MarginRankingLoss", "MultiLabelMarginLoss", "MultiLabelSoftMarginLoss", "MultiMarginLoss",
