@@ -237,33 +237,39 @@ class Optimizer:
         """torch's per-parameter state, keyed by parameter index (empty before the first step)."""
         return self.state_dict()["state"]
 
+    def _param_entries(self, inner: Any, n_leaves: int) -> list[dict[str, Any]]:
+        """torch's per-parameter state entries of one group (empty dicts before the first step)."""
+        if int(inner.step) == 0:
+            return [{} for _ in range(n_leaves)]
+        out = []
+        for j in range(n_leaves):
+            entry = {}
+            for key in self._torch_keys:
+                val = getattr(inner, key)
+                if val is None:
+                    continue
+                if key in SCALAR_KEYS:
+                    arr = np.asarray(val)
+                    entry[key] = np.asarray(arr, np.float32) if key == "step" else arr.copy()
+                else:
+                    entry[key] = np.asarray(jax.tree.leaves(val)[j]).copy()
+            out.append(entry)
+        return out
+
     def state_dict(self) -> dict[str, Any]:
         """``{"state": {index: {entry: array}}, "param_groups": [{..., "params": [indices]}]}`` (torch's layout)."""
         state: dict[int, dict[str, Any]] = {}
         groups = []
         idx = 0
         for group, st in zip(self.param_groups, self._states, strict=True):
-            leaves, treedef = jax.tree.flatten(group["params"])
-            inner = self._inner(st)
-            started = int(inner.step) > 0
-            for j in range(len(leaves)):
-                if started:
-                    entry = {}
-                    for key in self._torch_keys:
-                        val = getattr(inner, key)
-                        if val is None:
-                            continue
-                        if key in SCALAR_KEYS:
-                            arr = np.asarray(val)
-                            entry[key] = np.asarray(arr, np.float32) if key == "step" else arr.copy()
-                        else:
-                            entry[key] = np.asarray(jax.tree.leaves(val)[j]).copy()
-                    if entry:
-                        state[idx + j] = entry
+            n = len(jax.tree.leaves(group["params"]))
+            for j, entry in enumerate(self._param_entries(self._inner(st), n)):
+                if entry:
+                    state[idx + j] = entry
             g = {k: copy.deepcopy(v) for k, v in group.items() if k != "params"}
-            g["params"] = list(range(idx, idx + len(leaves)))
+            g["params"] = list(range(idx, idx + n))
             groups.append(g)
-            idx += len(leaves)
+            idx += n
         return {"state": state, "param_groups": groups}
 
     def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
@@ -373,14 +379,158 @@ def _make(name: str, factory: Callable[..., Any], torch_keys: tuple[str, ...], e
 
 
 # ---- the torch-named classes -------------------------------------------------------------------
-from . import _adam, _sgd  # noqa: E402
+from . import _adadelta, _adagrad, _adam, _adamax, _asgd, _lbfgs, _rmsprop, _rprop, _sgd  # noqa: E402
 
 _NO_FOREACH = {"foreach": None, "differentiable": False}
+_CAPTURABLE = {**_NO_FOREACH, "capturable": False}
 
 SGD = _make("SGD", _sgd.sgd, _sgd.TORCH_STATE_KEYS, {**_NO_FOREACH, "fused": None},
             "``torch.optim.SGD`` over :func:`jloss.optim.sgd`.")
-Adam = _make("Adam", _adam.adam, _adam.TORCH_STATE_KEYS, {**_NO_FOREACH, "capturable": False, "fused": None},
+Adam = _make("Adam", _adam.adam, _adam.TORCH_STATE_KEYS, {**_CAPTURABLE, "fused": None},
              "``torch.optim.Adam`` over :func:`jloss.optim.adam`.")
 AdamW = _make("AdamW", _adam.adamw, _adam.TORCH_STATE_KEYS,
-              {**_NO_FOREACH, "capturable": False, "fused": None, "decoupled_weight_decay": True},
+              {**_CAPTURABLE, "fused": None, "decoupled_weight_decay": True},
               "``torch.optim.AdamW`` over :func:`jloss.optim.adamw`.")
+RMSprop = _make("RMSprop", _rmsprop.rmsprop, _rmsprop.TORCH_STATE_KEYS, _CAPTURABLE,
+                "``torch.optim.RMSprop`` over :func:`jloss.optim.rmsprop`.")
+Adagrad = _make("Adagrad", _adagrad.adagrad, _adagrad.TORCH_STATE_KEYS, {**_NO_FOREACH, "fused": None},
+                "``torch.optim.Adagrad`` over :func:`jloss.optim.adagrad`.")
+Adadelta = _make("Adadelta", _adadelta.adadelta, _adadelta.TORCH_STATE_KEYS, _CAPTURABLE,
+                 "``torch.optim.Adadelta`` over :func:`jloss.optim.adadelta`.")
+Adamax = _make("Adamax", _adamax.adamax, _adamax.TORCH_STATE_KEYS, _CAPTURABLE,
+               "``torch.optim.Adamax`` over :func:`jloss.optim.adamax`.")
+ASGD = _make("ASGD", _asgd.asgd, _asgd.TORCH_STATE_KEYS, _CAPTURABLE,
+             "``torch.optim.ASGD`` over :func:`jloss.optim.asgd`.")
+Rprop = _make("Rprop", _rprop.rprop, _rprop.TORCH_STATE_KEYS, _CAPTURABLE,
+              "``torch.optim.Rprop`` over :func:`jloss.optim.rprop`.",
+              split={"etaminus": ("etas", 0), "etaplus": ("etas", 1),
+                     "step_size_min": ("step_sizes", 0), "step_size_max": ("step_sizes", 1)})
+
+
+class LBFGS(Optimizer):
+    """``torch.optim.LBFGS`` over :func:`jloss.optim.lbfgs`: ``step(closure=f)`` is torch's
+    ``step(closure)``, where ``f(params)`` returns the loss (its gradient is taken by JAX).
+
+    Like torch, LBFGS takes one parameter group, and its ``state_dict`` keeps the whole state under
+    parameter 0 (``func_evals``, ``n_iter``, ``d``, ``t``, ``old_dirs``, ``old_stps``, ``ro``,
+    ``H_diag``, ``prev_flat_grad``, ``prev_loss``, ``al``), with the history as lists as in torch.
+    """
+
+    _factory = staticmethod(_lbfgs.lbfgs)
+    _torch_keys = _lbfgs.TORCH_STATE_KEYS
+
+    def __init__(self, params: Any, **kwargs: Any) -> None:
+        if kwargs.get("max_eval") is None:
+            kwargs["max_eval"] = kwargs.get("max_iter", 20) * 5 // 4  # torch stores the resolved value
+        super().__init__(params, **kwargs)
+        self._closure_steps: dict[int, Callable[..., Any]] = {}
+
+    def add_param_group(self, param_group: Mapping[str, Any]) -> None:
+        if self.param_groups:
+            raise ValueError("LBFGS doesn't support per-parameter options (parameter groups)")
+        super().add_param_group(param_group)
+
+    def step(self, grads: Any = None, closure: Callable[..., Any] | None = None) -> Any:
+        if closure is None:
+            raise ValueError("LBFGS.step: needs closure=f, a function of the params returning the loss "
+                             "(torch's LBFGS requires a closure)")
+        if grads is not None:
+            raise ValueError("LBFGS.step: pass only the closure; its gradient is taken with jax.grad")
+        self._refresh()
+        if self._step_fn is None:
+            self._closure_steps = {}
+            self._step_fn = lambda *a: None  # marks the cache as current for _refresh
+        key = id(closure)
+        fn = self._closure_steps.get(key)
+        if fn is None:
+            tx = self._txs[0]
+
+            def run(params, state):
+                loss, g = jax.value_and_grad(closure)(params)
+                u, state = tx.update(g, state, params, value_fn=closure, value=loss)
+                return jax.tree.map(lambda a, b: (a + b).astype(a.dtype), params, u), state, loss
+
+            fn = self._closure_steps[key] = jax.jit(run)
+        new_p, new_s, loss = fn(self.param_groups[0]["params"], self._states[0])
+        self.param_groups[0]["params"], self._states[0] = new_p, new_s
+        return loss
+
+    def _param_entries(self, inner: Any, n_leaves: int) -> list[dict[str, Any]]:
+        entry: dict[str, Any] = {}
+        if int(inner.func_evals) > 0:
+            entry = {"func_evals": int(inner.func_evals), "n_iter": int(inner.n_iter)}
+        if int(inner.n_iter) > 0:
+            k = int(inner.num_old)
+            entry.update(
+                d=np.asarray(inner.d).copy(), t=float(inner.t),
+                old_dirs=[np.asarray(inner.old_dirs[i]).copy() for i in range(k)],
+                old_stps=[np.asarray(inner.old_stps[i]).copy() for i in range(k)],
+                ro=[np.asarray(inner.ro[i]).copy() for i in range(k)],
+                H_diag=np.asarray(inner.H_diag).copy(), prev_flat_grad=np.asarray(inner.prev_flat_grad).copy(),
+                prev_loss=float(inner.prev_loss),
+            )
+            if int(inner.n_iter) > 1:
+                entry["al"] = [np.asarray(inner.al[i]).copy() if i < k else None for i in range(inner.al.shape[0])]
+        return [entry] + [{} for _ in range(n_leaves - 1)]
+
+    def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
+        name = type(self).__name__
+        if not isinstance(state_dict, Mapping) or "state" not in state_dict or "param_groups" not in state_dict:
+            raise ValueError(f"{name}.load_state_dict: expected a dict with 'state' and 'param_groups'")
+        saved = {int(k): v for k, v in dict(state_dict["state"]).items()}
+        extra = sorted(set(saved) - {0})
+        if extra:
+            raise ValueError(f"{name}.load_state_dict: LBFGS keeps its state under parameter 0, got entries for {extra}")
+        entry = dict(saved.get(0, {}))
+        unknown = sorted(set(entry) - set(self._torch_keys))
+        if unknown:
+            raise ValueError(f"{name}.load_state_dict: unknown state entries {unknown} (a state_dict of another optimizer?)")
+        # param groups (validated and converted by the base class, with no per-parameter state)
+        before = (copy.copy(self.param_groups), list(self._states), list(self._txs), list(self._statics))
+        super().load_state_dict({"state": {}, "param_groups": state_dict["param_groups"]})
+        try:
+            st = self._states[0]
+            inner = self._inner(st)
+            if entry:
+                upd: dict[str, Any] = {"func_evals": jnp.asarray(int(entry.get("func_evals", 0)), inner.func_evals.dtype),
+                                       "n_iter": jnp.asarray(int(entry.get("n_iter", 0)), inner.n_iter.dtype)}
+                if "d" in entry:
+                    dt = inner.d.dtype
+                    hist = inner.old_dirs.shape[0]
+                    dirs = [_to_numpy(v) for v in entry["old_dirs"]]
+                    k = len(dirs)
+                    if k > hist:
+                        raise ValueError(f"{name}.load_state_dict: {k} history entries exceed history_size={hist}")
+                    n = inner.d.shape[0]
+                    for v in [_to_numpy(entry["d"]), _to_numpy(entry["prev_flat_grad"]), *dirs,
+                              *[_to_numpy(v) for v in entry["old_stps"]]]:
+                        if np.shape(v) != (n,):
+                            raise ValueError(f"{name}.load_state_dict: a state vector has shape {np.shape(v)}, "
+                                             f"expected ({n},) (the flattened parameters)")
+
+                    def buf(vals, cur):
+                        out = np.zeros(cur.shape, dtype=np.dtype(cur.dtype))
+                        for i, v in enumerate(vals):
+                            out[i] = np.asarray(_to_numpy(v))
+                        return jnp.asarray(out)
+
+                    al = [v for v in entry.get("al", []) if v is not None][:hist]
+                    upd.update(
+                        d=jnp.asarray(_to_numpy(entry["d"]), dt), t=jnp.asarray(float(_to_numpy(entry["t"])), inner.t.dtype),
+                        old_dirs=buf(dirs, inner.old_dirs), old_stps=buf(entry["old_stps"], inner.old_stps),
+                        ro=buf(entry["ro"], inner.ro), al=buf(al, inner.al),
+                        H_diag=jnp.asarray(float(_to_numpy(entry["H_diag"])), inner.H_diag.dtype),
+                        prev_flat_grad=jnp.asarray(_to_numpy(entry["prev_flat_grad"]), dt),
+                        prev_loss=jnp.asarray(float(_to_numpy(entry["prev_loss"])), inner.prev_loss.dtype),
+                        num_old=jnp.asarray(k, inner.num_old.dtype),
+                        step=jnp.maximum(inner.step, 1).astype(inner.step.dtype),
+                    )
+                new_inner = inner._replace(**upd)
+                self._states[0] = st._replace(inner_state=new_inner, count=new_inner.step.astype(st.count.dtype))
+        except Exception:
+            self.param_groups, self._states, self._txs, self._statics = before
+            raise
+        self._closure_steps = {}
+
+
+__all__ = ["ASGD", "LBFGS", "SGD", "Adadelta", "Adagrad", "Adam", "AdamW", "Adamax", "Optimizer", "RMSprop", "Rprop"]
