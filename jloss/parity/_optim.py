@@ -33,6 +33,17 @@ class OptCase:
     shapes: Mapping[str, tuple[int, ...]] = dataclasses.field(default_factory=lambda: dict(PARAM_SHAPES))
     steps: int = 100
     grad_scale: float = 1.0
+    #: ``feed(grads, dtype) -> (jax_grads, torch_grads, update_kwargs)``: what each framework gets for
+    #: one step's generated numpy gradients (default :func:`dense_feed`; e.g. torch sparse tensors).
+    feed: Callable[[dict[str, np.ndarray], np.dtype], tuple[Any, Any, dict[str, Any]]] | None = None
+
+
+def dense_feed(grads: dict[str, np.ndarray], dtype: np.dtype) -> tuple[Any, Any, dict[str, Any]]:
+    """The default :attr:`OptCase.feed`: the same dense gradients to both, no extra update arguments."""
+    import torch  # noqa: PLC0415
+
+    return ({k: jnp.asarray(v.astype(dtype)) for k, v in grads.items()},
+            {k: torch.tensor(v.astype(dtype)) for k, v in grads.items()}, {})
 
 
 def _trajectories(jax_factory, torch_cls, case: OptCase, dtype: str, steps: int):
@@ -51,16 +62,17 @@ def _trajectories(jax_factory, torch_cls, case: OptCase, dtype: str, steps: int)
     state = tx.init(params)
 
     @jax.jit
-    def step(params, state, g):
-        updates, state = tx.update(g, state, params)
+    def step(params, state, g, extra):
+        updates, state = tx.update(g, state, params, **extra)
         return jax.tree.map(lambda p, u: (p + u).astype(p.dtype), params, updates), state
 
     out = []
     for g in grads:
+        jg, tg, extra = (case.feed or dense_feed)(g, npdt)
         for t, k in zip(tparams, names, strict=True):
-            t.grad = torch.tensor(g[k].astype(npdt))
+            t.grad = tg[k]
         topt.step()
-        params, state = step(params, state, {k: jnp.asarray(g[k].astype(npdt)) for k in names})
+        params, state = step(params, state, jg, extra)
         out.append(({k: np.asarray(params[k]) for k in names}, {k: t.detach().numpy().copy() for k, t in zip(names, tparams, strict=True)}))
     return out
 
