@@ -30,15 +30,20 @@ SCALAR_KEYS = frozenset({"step", "eta", "mu", "mu_product"})
 #: torch hyperparameter tuples that jloss injects as separate scalars.
 _SPLIT = {"beta1": ("betas", 0), "beta2": ("betas", 1)}
 
+#: param-group entries that torch's LR schedulers write (``initial_lr``, OneCycleLR's ``max_lr`` /
+#: ``min_lr``, the cyclic momenta, SWALR's ``swa_lr``): accepted in groups and state_dicts, unused here.
+SCHEDULER_KEYS = frozenset({"initial_lr", "max_lr", "min_lr", "max_momentum", "base_momentum", "swa_lr"})
+
 
 def _to_numpy(x: Any) -> Any:
     """A torch tensor (duck-typed: torch is never imported here), jax or numpy array -> numpy."""
     if hasattr(x, "detach") and hasattr(x, "cpu"):
         x = x.detach().cpu()
         if hasattr(x, "numpy"):
-            return x.numpy() if str(getattr(x, "dtype", "")) != "torch.bfloat16" else x.float().numpy()
+            # a copy: torch updates its state tensors in place, and jax may alias host memory
+            return (x.numpy() if str(getattr(x, "dtype", "")) != "torch.bfloat16" else x.float().numpy()).copy()
     if isinstance(x, (jax.Array, np.ndarray, np.generic)):
-        return np.asarray(x)
+        return np.array(x, copy=True)
     return x
 
 
@@ -55,6 +60,8 @@ class Optimizer:
     _torch_keys: ClassVar[tuple[str, ...]] = ()
     _torch_extra: ClassVar[dict[str, Any]] = {}
     _split: ClassVar[dict[str, tuple[str, int]]] = _SPLIT
+    _int_step: ClassVar[bool] = False  # torch keeps ``step`` as a Python int (SparseAdam)
+    _jloss_only: ClassVar[tuple[str, ...]] = ()  # group keys torch lacks: left out of state_dict()
 
     def __init__(self, params: Any, **kwargs: Any) -> None:
         name = type(self).__name__
@@ -117,7 +124,7 @@ class Optimizer:
             if not (isinstance(leaf, (jax.Array, np.ndarray)) and jnp.issubdtype(leaf.dtype, jnp.inexact)):
                 raise TypeError(f"{name}: params must be floating arrays, got {type(leaf).__name__} "
                                 f"{getattr(leaf, 'dtype', '')}")
-        unknown = sorted(set(group) - {"params"} - set(self.defaults))
+        unknown = sorted(set(group) - {"params"} - set(self.defaults) - SCHEDULER_KEYS)
         if unknown:
             raise ValueError(f"{name}.add_param_group: unknown hyperparameter(s) {unknown}")
         for k, v in self.defaults.items():
@@ -237,23 +244,29 @@ class Optimizer:
         """torch's per-parameter state, keyed by parameter index (empty before the first step)."""
         return self.state_dict()["state"]
 
-    def _param_entries(self, inner: Any, n_leaves: int) -> list[dict[str, Any]]:
-        """torch's per-parameter state entries of one group (empty dicts before the first step)."""
+    def _param_entries(self, inner: Any, treedef: Any) -> list[dict[str, Any]]:
+        """torch's per-parameter state entries of one group (empty dicts before the first step).
+
+        A family state field is either a scalar (``SCALAR_KEYS``: the same value for every parameter)
+        or a pytree shaped like the params whose leaves may be ``None`` where torch has no entry for
+        that parameter (Adafactor's ``row_var`` of a vector)."""
+        n = treedef.num_leaves
         if int(inner.step) == 0:
-            return [{} for _ in range(n_leaves)]
-        out = []
-        for j in range(n_leaves):
-            entry = {}
-            for key in self._torch_keys:
-                val = getattr(inner, key)
-                if val is None:
-                    continue
-                if key in SCALAR_KEYS:
-                    arr = np.asarray(val)
-                    entry[key] = np.asarray(arr, np.float32) if key == "step" else arr.copy()
-                else:
-                    entry[key] = np.asarray(jax.tree.leaves(val)[j]).copy()
-            out.append(entry)
+            return [{} for _ in range(n)]
+        out: list[dict[str, Any]] = [{} for _ in range(n)]
+        for key in self._torch_keys:
+            val = getattr(inner, key)
+            if val is None:
+                continue
+            if key in SCALAR_KEYS:
+                arr = np.asarray(val)
+                v = (int(arr) if self._int_step else np.asarray(arr, np.float32)) if key == "step" else arr
+                for entry in out:
+                    entry[key] = copy.deepcopy(v)
+            else:
+                for entry, leaf in zip(out, treedef.flatten_up_to(val), strict=True):
+                    if leaf is not None:
+                        entry[key] = np.asarray(leaf).copy()
         return out
 
     def state_dict(self) -> dict[str, Any]:
@@ -262,11 +275,12 @@ class Optimizer:
         groups = []
         idx = 0
         for group, st in zip(self.param_groups, self._states, strict=True):
-            n = len(jax.tree.leaves(group["params"]))
-            for j, entry in enumerate(self._param_entries(self._inner(st), n)):
+            treedef = jax.tree.structure(group["params"])
+            n = treedef.num_leaves
+            for j, entry in enumerate(self._param_entries(self._inner(st), treedef)):
                 if entry:
                     state[idx + j] = entry
-            g = {k: copy.deepcopy(v) for k, v in group.items() if k != "params"}
+            g = {k: copy.deepcopy(v) for k, v in group.items() if k != "params" and k not in self._jloss_only}
             g["params"] = list(range(idx, idx + n))
             groups.append(g)
             idx += n
@@ -293,7 +307,7 @@ class Optimizer:
             if len(ids) != len(leaves):
                 raise ValueError(f"{name}.load_state_dict: loaded parameter group {i} has {len(ids)} parameters, "
                                  f"this optimizer's has {len(leaves)}")
-            unknown = sorted(set(sg) - {"params"} - set(self.defaults))
+            unknown = sorted(set(sg) - {"params"} - set(self.defaults) - SCHEDULER_KEYS)
             if unknown:
                 raise ValueError(f"{name}.load_state_dict: parameter group {i} has unknown hyperparameter(s) {unknown} "
                                  f"(a state_dict of another optimizer?)")
@@ -311,27 +325,32 @@ class Optimizer:
                 updates = {}
                 for key in self._torch_keys:
                     cur = getattr(inner, key)
-                    present = [key in e for e in entries]
                     if cur is None:
                         continue
-                    if not all(present):
-                        raise ValueError(f"{name}.load_state_dict: state entry {key!r} missing for a parameter of group {i}")
-                    vals = [_to_numpy(e[key]) for e in entries]
                     if key in SCALAR_KEYS:
+                        if not all(key in e for e in entries):
+                            raise ValueError(f"{name}.load_state_dict: state entry {key!r} missing for a parameter of group {i}")
+                        vals = [_to_numpy(e[key]) for e in entries]
                         first = np.asarray(vals[0])
                         if any(not np.array_equal(np.asarray(v), first) for v in vals):
                             raise ValueError(f"{name}.load_state_dict: {key!r} differs between parameters of group {i}; "
                                              "jloss keeps one value per param group")
                         updates[key] = jnp.asarray(first).astype(jnp.asarray(cur).dtype)
-                    else:
-                        cur_leaves = jax.tree.leaves(cur)
-                        for v, c in zip(vals, cur_leaves, strict=True):
-                            if tuple(np.shape(v)) != tuple(c.shape):
-                                raise ValueError(f"{name}.load_state_dict: state entry {key!r} has shape {np.shape(v)}, "
-                                                 f"expected {tuple(c.shape)}")
-                        updates[key] = jax.tree.unflatten(
-                            jax.tree.structure(cur), [jnp.asarray(v).astype(c.dtype) for v, c in zip(vals, cur_leaves, strict=True)]
-                        )
+                        continue
+                    cur_leaves = treedef.flatten_up_to(cur)
+                    new_leaves = []
+                    for e, c in zip(entries, cur_leaves, strict=True):
+                        if c is None:
+                            new_leaves.append(None)
+                            continue
+                        if key not in e:
+                            raise ValueError(f"{name}.load_state_dict: state entry {key!r} missing for a parameter of group {i}")
+                        v = _to_numpy(e[key])
+                        if tuple(np.shape(v)) != tuple(c.shape):
+                            raise ValueError(f"{name}.load_state_dict: state entry {key!r} has shape {np.shape(v)}, "
+                                             f"expected {tuple(c.shape)}")
+                        new_leaves.append(jnp.asarray(v).astype(c.dtype))
+                    updates[key] = treedef.unflatten(new_leaves)
                 extra = set().union(*[set(e) for e in entries]) - set(self._torch_keys)
                 if extra:
                     raise ValueError(f"{name}.load_state_dict: unknown state entries {sorted(extra)} "
@@ -365,7 +384,8 @@ class Optimizer:
 
 
 def _make(name: str, factory: Callable[..., Any], torch_keys: tuple[str, ...], extra: dict[str, Any],
-          doc: str, split: dict[str, tuple[str, int]] | None = None) -> type[Optimizer]:
+          doc: str, split: dict[str, tuple[str, int]] | None = None, int_step: bool = False,
+          jloss_only: tuple[str, ...] = ()) -> type[Optimizer]:
     attrs = {
         "_factory": staticmethod(factory),
         "_torch_keys": torch_keys,
@@ -375,11 +395,30 @@ def _make(name: str, factory: Callable[..., Any], torch_keys: tuple[str, ...], e
     }
     if split is not None:
         attrs["_split"] = split
+    if int_step:
+        attrs["_int_step"] = True
+    if jloss_only:
+        attrs["_jloss_only"] = jloss_only
     return type(name, (Optimizer,), attrs)
 
 
 # ---- the torch-named classes -------------------------------------------------------------------
-from . import _adadelta, _adagrad, _adam, _adamax, _asgd, _lbfgs, _rmsprop, _rprop, _sgd  # noqa: E402
+from . import (  # noqa: E402
+    _adadelta,
+    _adafactor,
+    _adagrad,
+    _adam,
+    _adamax,
+    _asgd,
+    _lbfgs,
+    _muon,
+    _nadam,
+    _radam,
+    _rmsprop,
+    _rprop,
+    _sgd,
+    _sparse_adam,
+)
 
 _NO_FOREACH = {"foreach": None, "differentiable": False}
 _CAPTURABLE = {**_NO_FOREACH, "capturable": False}
@@ -405,6 +444,20 @@ Rprop = _make("Rprop", _rprop.rprop, _rprop.TORCH_STATE_KEYS, _CAPTURABLE,
               "``torch.optim.Rprop`` over :func:`jloss.optim.rprop`.",
               split={"etaminus": ("etas", 0), "etaplus": ("etas", 1),
                      "step_size_min": ("step_sizes", 0), "step_size_max": ("step_sizes", 1)})
+
+NAdam = _make("NAdam", _nadam.nadam, _nadam.TORCH_STATE_KEYS, _CAPTURABLE,
+              "``torch.optim.NAdam`` over :func:`jloss.optim.nadam`.")
+RAdam = _make("RAdam", _radam.radam, _radam.TORCH_STATE_KEYS, _CAPTURABLE,
+              "``torch.optim.RAdam`` over :func:`jloss.optim.radam`.")
+Adafactor = _make("Adafactor", _adafactor.adafactor, _adafactor.TORCH_STATE_KEYS, {"foreach": None},
+                  "``torch.optim.Adafactor`` over :func:`jloss.optim.adafactor`.",
+                  split={"eps1": ("eps", 0), "eps2": ("eps", 1)})
+Muon = _make("Muon", _muon.muon, _muon.TORCH_STATE_KEYS, {},
+             "``torch.optim.Muon`` over :func:`jloss.optim.muon` (2-D parameters only; ``param_layout`` "
+             "is jloss's own and is not written to ``state_dict``).", jloss_only=("param_layout",))
+SparseAdam = _make("SparseAdam", _sparse_adam.sparse_adam, _sparse_adam.TORCH_STATE_KEYS, {},
+                   "``torch.optim.SparseAdam`` over :func:`jloss.optim.sparse_adam`: rows whose gradient is "
+                   "all zero do not move (see the function's docstring).", int_step=True)
 
 
 class LBFGS(Optimizer):
@@ -455,7 +508,8 @@ class LBFGS(Optimizer):
         self.param_groups[0]["params"], self._states[0] = new_p, new_s
         return loss
 
-    def _param_entries(self, inner: Any, n_leaves: int) -> list[dict[str, Any]]:
+    def _param_entries(self, inner: Any, treedef: Any) -> list[dict[str, Any]]:
+        n_leaves = treedef.num_leaves
         entry: dict[str, Any] = {}
         if int(inner.func_evals) > 0:
             entry = {"func_evals": int(inner.func_evals), "n_iter": int(inner.n_iter)}
@@ -533,4 +587,5 @@ class LBFGS(Optimizer):
         self._closure_steps = {}
 
 
-__all__ = ["ASGD", "LBFGS", "SGD", "Adadelta", "Adagrad", "Adam", "AdamW", "Adamax", "Optimizer", "RMSprop", "Rprop"]
+__all__ = ["ASGD", "LBFGS", "SGD", "Adadelta", "Adafactor", "Adagrad", "Adam", "AdamW", "Adamax", "Muon", "NAdam",
+           "Optimizer", "RAdam", "RMSprop", "Rprop", "SparseAdam"]
