@@ -5,7 +5,9 @@ tutorials' ``dice_loss``, ``sigmoid_focal_loss`` (torchvision's formula) and ``s
 """
 
 from .losses._classification import binary_cross_entropy as binary_cross_entropy
-from .losses._classification import binary_cross_entropy_with_logits as binary_cross_entropy_with_logits
+from .losses._classification import (
+    binary_cross_entropy_with_logits as binary_cross_entropy_with_logits,
+)
 from .losses._classification import cross_entropy as cross_entropy
 from .losses._classification import nll_loss as nll_loss
 from .losses._ctc import ctc_loss as ctc_loss
@@ -14,7 +16,9 @@ from .losses._embedding import cosine_embedding_loss as cosine_embedding_loss
 from .losses._embedding import cosine_similarity as cosine_similarity
 from .losses._embedding import pairwise_distance as pairwise_distance
 from .losses._embedding import triplet_margin_loss as triplet_margin_loss
-from .losses._embedding import triplet_margin_with_distance_loss as triplet_margin_with_distance_loss
+from .losses._embedding import (
+    triplet_margin_with_distance_loss as triplet_margin_with_distance_loss,
+)
 from .losses._linear_ce import linear_cross_entropy as linear_cross_entropy
 from .losses._margin import hinge_embedding_loss as hinge_embedding_loss
 from .losses._margin import margin_ranking_loss as margin_ranking_loss

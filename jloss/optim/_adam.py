@@ -36,13 +36,8 @@ def scale_by_torch_adam(
     def update(grads, state, params=None):
         step = B.next_count(state.step)
         g = B.maybe_negate(grads, maximize)
-        decay_factor = None
-        if has_decay:
-            B.needs_params("adam", params)
-            if decoupled_weight_decay:
-                decay_factor = 1 - lr * weight_decay
-            else:
-                g = B.add_l2(g, params, weight_decay, True)
+        g, decay_factor = B.weight_decay("adam", g, params, lr, weight_decay, has_decay=has_decay,
+                                         decoupled=decoupled_weight_decay)
         m = jax.tree.map(lambda mi, gi: mi + (gi - mi) * B.cast_like(1 - beta1, gi), state.exp_avg, g)
         v = jax.tree.map(lambda vi, gi: vi * B.cast_like(beta2, gi) + gi * gi * B.cast_like(1 - beta2, gi),
                          state.exp_avg_sq, g)
@@ -70,13 +65,7 @@ def scale_by_torch_adam(
 
 
 def _adam_family(fn, lr, betas, eps, weight_decay, amsgrad, maximize, decoupled):
-    B.check_lr(fn, lr)
-    B.check_nonneg(fn, "epsilon", eps)
-    if not isinstance(betas, (tuple, list)) or len(betas) != 2:
-        raise TypeError(f"{fn}: betas must be a pair (beta1, beta2), got {betas!r}")
-    B.check_beta(fn, "beta parameter at index 0", betas[0])
-    B.check_beta(fn, "beta parameter at index 1", betas[1])
-    B.check_nonneg(fn, "weight_decay", weight_decay)
+    B.check_adam_args(fn, lr, betas, eps, weight_decay)
     return B.inject(
         scale_by_torch_adam,
         static_args=("amsgrad", "maximize", "decoupled_weight_decay", "has_decay"),

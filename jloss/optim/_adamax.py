@@ -72,13 +72,7 @@ def adamax(
     ``lr``, ``beta1``, ``beta2``, ``eps`` and ``weight_decay`` are injected hyperparameters.
     """
     fn = "adamax"
-    B.check_lr(fn, lr)
-    B.check_nonneg(fn, "epsilon", eps)
-    if not isinstance(betas, (tuple, list)) or len(betas) != 2:
-        raise TypeError(f"{fn}: betas must be a pair (beta1, beta2), got {betas!r}")
-    B.check_beta(fn, "beta parameter at index 0", betas[0])
-    B.check_beta(fn, "beta parameter at index 1", betas[1])
-    B.check_nonneg(fn, "weight_decay", weight_decay)
+    B.check_adam_args(fn, lr, betas, eps, weight_decay)
     return B.inject(
         scale_by_torch_adamax,
         static_args=("maximize", "has_decay"),

@@ -113,3 +113,30 @@ def lerp(start: jax.Array, end: jax.Array, weight: Any) -> jax.Array:
     w = cast_like(weight, start)
     small = jnp.abs(w) < 0.5
     return (jnp.where(small, start, end) + jnp.where(small, w, w - 1) * (end - start)).astype(dtype)
+
+
+def weight_decay(fn: str, grads: Any, params: Any, lr: Any, weight_decay: Any, *, has_decay: bool,
+                 decoupled: bool) -> tuple[Any, Any]:
+    """torch's two weight decays, for the Adam family.
+
+    Returns ``(grads, decay_factor)``: coupled L2 adds ``weight_decay * param`` to the gradient
+    (``decay_factor`` None); decoupled leaves the gradient and returns ``1 - lr * weight_decay``, the
+    factor torch multiplies the parameter by before the step (``param.mul_(1 - lr * wd)``).
+    """
+    if not has_decay:
+        return grads, None
+    needs_params(fn, params)
+    if decoupled:
+        return grads, 1 - lr * weight_decay
+    return add_l2(grads, params, weight_decay, True), None
+
+
+def check_adam_args(fn: str, lr: Any, betas: Any, eps: Any, weight_decay: Any) -> None:
+    """torch's ``__init__`` checks shared by the Adam family (lr, eps, betas in [0, 1), weight_decay)."""
+    check_lr(fn, lr)
+    check_nonneg(fn, "epsilon", eps)
+    if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+        raise TypeError(f"{fn}: betas must be a pair (beta1, beta2), got {betas!r}")
+    check_beta(fn, "beta parameter at index 0", betas[0])
+    check_beta(fn, "beta parameter at index 1", betas[1])
+    check_nonneg(fn, "weight_decay", weight_decay)

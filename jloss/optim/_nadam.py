@@ -48,13 +48,8 @@ def scale_by_torch_nadam(
         step = B.next_count(state.step)
         t = step.astype(B.scalar_dtype())
         g = B.maybe_negate(grads, maximize)
-        decay_factor = None
-        if has_decay:
-            B.needs_params("nadam", params)
-            if decoupled_weight_decay:
-                decay_factor = 1 - lr * weight_decay
-            else:
-                g = B.add_l2(g, params, weight_decay, True)
+        g, decay_factor = B.weight_decay("nadam", g, params, lr, weight_decay, has_decay=has_decay,
+                                         decoupled=decoupled_weight_decay)
         bc2 = B.one_minus_pow(beta2, t)
         mu = _mu(beta1, momentum_decay, t)
         mu_next = _mu(beta1, momentum_decay, t + 1)
@@ -116,13 +111,7 @@ def nadam(
     ``momentum_decay`` are injected hyperparameters (``state.hyperparams``).
     """
     fn = "nadam"
-    B.check_lr(fn, lr)
-    B.check_nonneg(fn, "epsilon", eps)
-    if not isinstance(betas, (tuple, list)) or len(betas) != 2:
-        raise TypeError(f"{fn}: betas must be a pair (beta1, beta2), got {betas!r}")
-    B.check_beta(fn, "beta parameter at index 0", betas[0])
-    B.check_beta(fn, "beta parameter at index 1", betas[1])
-    B.check_nonneg(fn, "weight_decay", weight_decay)
+    B.check_adam_args(fn, lr, betas, eps, weight_decay)
     B.check_nonneg(fn, "momentum_decay", momentum_decay)
     return B.inject(
         scale_by_torch_nadam,

@@ -85,13 +85,8 @@ def scale_by_torch_radam(
         step = B.next_count(state.step)
         t = step.astype(B.scalar_dtype())
         g = B.maybe_negate(grads, maximize)
-        decay_factor = None
-        if has_decay:
-            B.needs_params("radam", params)
-            if decoupled_weight_decay:
-                decay_factor = 1 - lr * weight_decay
-            else:
-                g = B.add_l2(g, params, weight_decay, True)
+        g, decay_factor = B.weight_decay("radam", g, params, lr, weight_decay, has_decay=has_decay,
+                                         decoupled=decoupled_weight_decay)
         m = jax.tree.map(lambda mi, gi: B.lerp(mi, gi, 1 - beta1), state.exp_avg, g)
         v = jax.tree.map(lambda vi, gi: vi * B.cast_like(beta2, vi) + B.cast_like(1 - beta2, gi) * gi * gi,
                          state.exp_avg_sq, g)
@@ -153,13 +148,7 @@ def radam(
     injected hyperparameters (``state.hyperparams``).
     """
     fn = "radam"
-    B.check_lr(fn, lr)
-    B.check_nonneg(fn, "epsilon", eps)
-    if not isinstance(betas, (tuple, list)) or len(betas) != 2:
-        raise TypeError(f"{fn}: betas must be a pair (beta1, beta2), got {betas!r}")
-    B.check_beta(fn, "beta parameter at index 0", betas[0])
-    B.check_beta(fn, "beta parameter at index 1", betas[1])
-    B.check_nonneg(fn, "weight_decay", weight_decay)
+    B.check_adam_args(fn, lr, betas, eps, weight_decay)
     return B.inject(
         scale_by_torch_radam,
         static_args=("decoupled_weight_decay", "maximize", "has_decay"),
