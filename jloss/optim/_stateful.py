@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import copy
 import inspect
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
 import jax
@@ -180,11 +180,19 @@ class Optimizer:
                 return group[key][idx]
         return None
 
-    def _compiled_step(self) -> Callable[..., Any]:
-        if self._step_fn is None:
-            txs = tuple(self._txs)
+    # ---- the functional view (for jitted training loops: jloss.train) ---------------------------
+    def update_fn(self) -> Callable[[list[Any], list[Any], list[Any]], tuple[list[Any], list[Any]]]:
+        """The pure update ``(params, grads, states) -> (new_params, new_states)`` over all groups
+        (one list entry per param group), for the current configuration; what :meth:`step` jits.
 
-            def step(params, grads, states):
+        A training loop that fuses the gradient and the update into one ``jax.jit`` uses it with
+        :meth:`functional_state` / :meth:`set_functional_state`. The function changes (a new object)
+        only when a group's static configuration changes (e.g. ``nesterov`` toggled).
+        """
+        txs = tuple(self._txs)
+        if getattr(self, "_update_fn_txs", None) != txs:
+
+            def update(params, grads, states):
                 new_p, new_s = [], []
                 for tx, p, g, s in zip(txs, params, grads, states, strict=True):
                     u, s = tx.update(g, s, p)
@@ -192,7 +200,27 @@ class Optimizer:
                     new_s.append(s)
                 return new_p, new_s
 
-            self._step_fn = jax.jit(step)
+            self._update_fn_txs, self._update_fn = txs, update
+        return self._update_fn
+
+    def functional_state(self) -> tuple[list[Any], list[Any]]:
+        """``(params, states)``, one entry per group, with the groups' current hyperparameters (a
+        scheduler's ``lr``, cycled momentum) written into the states."""
+        self._refresh()
+        return [g["params"] for g in self.param_groups], list(self._states)
+
+    def set_functional_state(self, params: Sequence[Any], states: Sequence[Any]) -> None:
+        """Store the result of :meth:`update_fn` back into the object."""
+        if len(params) != len(self.param_groups) or len(states) != len(self.param_groups):
+            raise ValueError(f"{type(self).__name__}.set_functional_state: expected {len(self.param_groups)} "
+                             f"params and states, got {len(params)} and {len(states)}")
+        for group, p in zip(self.param_groups, params, strict=True):
+            group["params"] = p
+        self._states = list(states)
+
+    def _compiled_step(self) -> Callable[..., Any]:
+        if self._step_fn is None:
+            self._step_fn = jax.jit(self.update_fn())
         return self._step_fn
 
     def _check_grads(self, grads: Any) -> list[Any]:

@@ -1,0 +1,119 @@
+"""Jitted train and eval steps over a Flax NNX model, as pure functions of the parameters.
+
+A model is split once into a pure ``apply(params, x)`` and a pytree of parameters (a plain nested
+dict of the ``nnx.Param`` values). The train step fuses the forward pass, the gradient and the
+optimizer's update in one ``jax.jit`` with the parameters and the optimizer state donated (updated in
+place, no fresh buffers per step); the eval step runs the model in eval mode without gradients.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+from flax import nnx
+
+Params = Any
+#: ``update(params, grads, opt_state) -> (new_params, new_opt_state)``.
+UpdateFn = Callable[[Params, Params, Any], tuple[Params, Any]]
+
+
+class Metrics(NamedTuple):
+    """Per-batch sums: ``loss_sum`` (the batch loss times the batch size), ``correct`` (top-1
+    hits, 0 when the targets are not class indices) and ``count`` (samples)."""
+
+    loss_sum: jax.Array
+    correct: jax.Array
+    count: jax.Array
+
+
+class SplitModel(NamedTuple):
+    """A model as pure functions: ``apply_train(params, x)`` / ``apply_eval(params, x)`` run it in
+    train / eval mode (``nnx.Module.train()`` / ``.eval()``: dropout and batch-norm switch), and
+    ``params`` is a nested dict of its ``nnx.Param`` values."""
+
+    apply_train: Callable[[Params, jax.Array], jax.Array]
+    apply_eval: Callable[[Params, jax.Array], jax.Array]
+    params: Params
+
+
+def split_model(model: nnx.Module) -> SplitModel:
+    """Split an NNX module into pure apply functions and its parameters (see :class:`SplitModel`).
+
+    Only ``nnx.Param`` state is trained; any other state (constants) is carried unchanged. Models
+    whose forward pass mutates state (BatchNorm running statistics, dropout RNG streams) are not
+    supported by this loop yet: a ``ValueError`` says so instead of silently dropping the update.
+    """
+    if not isinstance(model, nnx.Module):
+        raise TypeError(f"split_model: model must be a flax.nnx.Module, got {type(model).__name__}")
+    mutable = nnx.state(model, nnx.BatchStat, nnx.RngState)
+    if jax.tree.leaves(mutable):
+        raise ValueError(f"split_model: {type(model).__name__} has state the forward pass updates "
+                         "(BatchNorm statistics or RNG streams); jloss.train handles parameter-only models")
+    graphs = {}
+    for mode in ("train", "eval"):
+        getattr(model, mode)()
+        graphs[mode], template, rest = nnx.split(model, nnx.Param, ...)
+    model.train()
+    params = template.to_pure_dict()
+
+    def make(graphdef):
+        def apply(params: Params, x: jax.Array) -> jax.Array:
+            state = jax.tree.map(lambda v: v, template)
+            nnx.replace_by_pure_dict(state, params)
+            return nnx.merge(graphdef, state, rest)(x)
+
+        return apply
+
+    return SplitModel(make(graphs["train"]), make(graphs["eval"]), params)
+
+
+def _metrics(loss: jax.Array, output: jax.Array, target: jax.Array, n: int) -> Metrics:
+    if jnp.issubdtype(target.dtype, jnp.integer) and output.ndim == target.ndim + 1:
+        correct = jnp.sum(jnp.argmax(output, axis=-1) == target)
+    else:
+        correct = jnp.zeros((), jnp.int32)
+    return Metrics(loss.astype(jnp.float32) * n, correct.astype(jnp.int32), jnp.asarray(n, jnp.int32))
+
+
+def optax_update(tx: optax.GradientTransformation) -> UpdateFn:
+    """The :data:`UpdateFn` of an optax transformation."""
+
+    def update(params: Params, grads: Params, state: Any) -> tuple[Params, Any]:
+        updates, state = tx.update(grads, state, params)
+        return optax.apply_updates(params, updates), state
+
+    return update
+
+
+def make_train_step(apply: Callable[[Params, jax.Array], jax.Array],
+                    loss_fn: Callable[[jax.Array, jax.Array], jax.Array],
+                    update: UpdateFn) -> Callable[..., tuple[Params, Any, Metrics]]:
+    """``step(params, opt_state, x, y) -> (params, opt_state, metrics)``, jitted, with ``params``
+    and ``opt_state`` donated: the loss ``loss_fn(apply(params, x), y)``, its gradient and one
+    optimizer update, fused."""
+
+    def step(params: Params, opt_state: Any, x: jax.Array, y: jax.Array):
+        def objective(p):
+            out = apply(p, x)
+            return loss_fn(out, y), out
+
+        (loss, out), grads = jax.value_and_grad(objective, has_aux=True)(params)
+        params, opt_state = update(params, grads, opt_state)
+        return params, opt_state, _metrics(loss, out, y, x.shape[0])
+
+    return jax.jit(step, donate_argnums=(0, 1))
+
+
+def make_eval_step(apply: Callable[[Params, jax.Array], jax.Array],
+                   loss_fn: Callable[[jax.Array, jax.Array], jax.Array]) -> Callable[..., Metrics]:
+    """``step(params, x, y) -> metrics``, jitted, no gradients."""
+
+    def step(params: Params, x: jax.Array, y: jax.Array) -> Metrics:
+        out = apply(params, x)
+        return _metrics(loss_fn(out, y), out, y, x.shape[0])
+
+    return jax.jit(step)
