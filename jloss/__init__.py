@@ -1,9 +1,14 @@
 """jloss: PyTorch's losses, optimizers and LR schedulers for JAX -- same names, same numbers.
 
 ``jloss.functional`` (losses, as ``torch.nn.functional``), ``jloss.nn`` (loss classes),
-``jloss.optim`` (optimizers), ``jloss.interop`` (state to and from torch), ``jloss.parity`` (the
-parity harness; torch is imported only when a comparison runs).
+``jloss.optim`` (optimizers, ``lr_scheduler``, ``swa_utils``), ``jloss.models`` (the tutorials'
+networks), ``jloss.data`` (offline datasets), ``jloss.train`` (the train / eval loop),
+``jloss.interop`` (state to and from torch), ``jloss.parity`` (the parity harness; torch is imported
+only when a comparison runs). ``models``, ``data`` and ``train`` load on first use.
 """
+
+import importlib
+from typing import Any
 
 from . import functional as functional
 from . import interop as interop
@@ -13,4 +18,13 @@ from ._checks import checked as checked
 
 __version__ = "0.1.0"
 
-__all__ = ["checked", "functional", "interop", "nn", "optim", "__version__"]
+_LAZY = ("data", "models", "parity", "train")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module 'jloss' has no attribute {name!r}")
+
+
+__all__ = ["checked", "data", "functional", "interop", "models", "nn", "optim", "parity", "train", "__version__"]

@@ -1,4 +1,4 @@
-"""The ``jloss`` command line: ``jloss parity`` (and later ``train`` / ``bench``)."""
+"""The ``jloss`` command line: ``jloss train``, ``jloss parity`` (and later ``bench``)."""
 
 from __future__ import annotations
 
@@ -49,6 +49,9 @@ def _parity(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="jloss", description="PyTorch's losses, optimizers and schedulers for JAX.")
     sub = p.add_subparsers(dest="command", required=True)
+    from . import _train_cli  # noqa: PLC0415
+
+    _train_cli.add_parser(sub)
     pp = sub.add_parser("parity", help="compare every jloss component against the installed torch")
     pp.add_argument("--json", metavar="PATH", help="also write the report as JSON")
     pp.add_argument("--only", nargs="+", metavar="NAME", help="components or families to run")

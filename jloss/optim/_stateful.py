@@ -205,9 +205,19 @@ class Optimizer:
 
     def functional_state(self) -> tuple[list[Any], list[Any]]:
         """``(params, states)``, one entry per group, with the groups' current hyperparameters (a
-        scheduler's ``lr``, cycled momentum) written into the states."""
+        scheduler's ``lr``, cycled momentum) written into the states. No array appears twice, so
+        both may be donated to a jitted step."""
         self._refresh()
-        return [g["params"] for g in self.param_groups], list(self._states)
+        seen: set[int] = set()
+
+        def unshared(a: Any) -> Any:  # a buffer may be donated once: copy any array seen twice
+            if isinstance(a, jax.Array):
+                if id(a) in seen:
+                    return a.copy()
+                seen.add(id(a))
+            return a
+
+        return jax.tree.map(unshared, ([g["params"] for g in self.param_groups], list(self._states)))
 
     def set_functional_state(self, params: Sequence[Any], states: Sequence[Any]) -> None:
         """Store the result of :meth:`update_fn` back into the object."""

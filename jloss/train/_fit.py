@@ -152,7 +152,7 @@ class _Engine:
         if self.obj is None:
             return _unshared((self.params, self.state))
         ps, states = self.obj.functional_state()
-        return _unshared((ps[0], states))
+        return ps[0], states
 
     def push(self, params: Any, state: Any) -> None:
         if self.obj is None:

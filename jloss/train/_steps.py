@@ -76,7 +76,8 @@ def _metrics(loss: jax.Array, output: jax.Array, target: jax.Array, n: int) -> M
         correct = jnp.sum(jnp.argmax(output, axis=-1) == target)
     else:
         correct = jnp.zeros((), jnp.int32)
-    return Metrics(loss.astype(jnp.float32) * n, correct.astype(jnp.int32), jnp.asarray(n, jnp.int32))
+    loss = loss.astype(jnp.promote_types(loss.dtype, jnp.float32))  # bf16 models: sum in f32
+    return Metrics(loss * n, correct.astype(jnp.int32), jnp.asarray(n, jnp.int32))
 
 
 def optax_update(tx: optax.GradientTransformation) -> UpdateFn:
