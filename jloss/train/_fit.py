@@ -186,6 +186,20 @@ class _Engine:
         self.state = treedef.unflatten([jax.numpy.asarray(a, b.dtype) for a, b in zip(saved, leaves, strict=True)])
 
 
+class _NoBar:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    def update(self, n: int = 1) -> None:
+        pass
+
+    def set_postfix(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
 def _unshared(tree: Any) -> Any:
     seen: set[int] = set()
 
@@ -271,7 +285,10 @@ def fit(model: nnx.Module, optimizer: Any, loss_fn: Callable[[jax.Array, jax.Arr
     train_step = make_train_step(sm.apply_train, loss_fn, update_fn)
     eval_step = make_eval_step(sm.apply_eval, loss_fn)
     n_batches = len(y) // batch_size if drop_last else math.ceil(len(y) / batch_size)
-    from tqdm.auto import tqdm  # noqa: PLC0415
+    if progress:
+        from tqdm.auto import tqdm  # noqa: PLC0415
+    else:  # no tqdm import at all (tqdm.auto warns in kernels without ipywidgets)
+        tqdm = _NoBar
 
     for epoch in range(start, epochs):
         t0 = time.perf_counter()
