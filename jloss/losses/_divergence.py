@@ -27,7 +27,8 @@ def _kl_div(x, y, *, reduction: str, log_target: bool, batch_size: int | None):
     # the gradient w.r.t. t there is NaN in torch and here: d/dt t log t is unbounded at 0).
     loss = jnp.exp(y) * (y - x) if log_target else xlogy(y, y) - y * x
     if reduction == "batchmean":
-        return R.reduce(loss, "batchmean", batch_size=batch_size or 1)
+        # an empty batch divides by 0 (NaN), as torch; a 0-d input is not divided
+        return R.reduce(loss, "batchmean", batch_size=1 if batch_size is None else batch_size)
     out = R.reduce(loss, reduction)
     # torch divides by input.size(0) whenever reduction='batchmean' was passed, even when legacy
     # size_average / reduce arguments overrode it (then after their mean / sum / none).

@@ -57,27 +57,32 @@ def _vector_norm(x: jax.Array, p: float, axis: int) -> jax.Array:
     return jnp.sum(a**p, axis=axis, keepdims=True) ** (1.0 / p)
 
 
+def _sgn(x: jax.Array) -> jax.Array:
+    """torch's ``sgn``: 0 at 0 and at NaN (``jnp.sign`` is NaN at NaN)."""
+    return jnp.where(jnp.isnan(x), jnp.zeros((), x.dtype), jnp.sign(x))
+
+
 def _norm_grad_weight(x: jax.Array, n: jax.Array, p: float, axis: int) -> jax.Array:
     """d||x||_p / dx as torch's ``norm_backward`` computes it (``n`` keeps the reduced axis)."""
     zero = jnp.zeros((), x.dtype)
     if p == 0:
         return jnp.zeros_like(x)
     if p == 1:
-        return jnp.sign(x)
+        return _sgn(x)
     n_safe = jnp.where(n == 0, jnp.ones((), n.dtype), n)
     if p == 2:
         return jnp.where(n == 0, zero, x / n_safe)
     a = jnp.abs(x)
     if math.isinf(p):
         mask = ((a == n) | jnp.isnan(x)).astype(x.dtype)
-        return jnp.sign(x) * mask / jnp.sum(mask, axis=axis, keepdims=True)
+        return _sgn(x) * mask / jnp.sum(mask, axis=axis, keepdims=True)
     if p < 1:
         a_safe = jnp.where(x == 0, jnp.ones((), x.dtype), a)
-        scaled = jnp.where(x == 0, zero, jnp.sign(x) * a_safe ** (p - 1))
+        scaled = jnp.where(x == 0, zero, _sgn(x) * a_safe ** (p - 1))
         return scaled * n ** (1 - p)
     scale = jnp.where(n == 0, zero, 1 / n_safe ** (p - 1))
     if p < 2:
-        return jnp.sign(x) * a ** (p - 1) * scale
+        return _sgn(x) * a ** (p - 1) * scale
     return x * a ** (p - 2) * scale
 
 

@@ -5,7 +5,8 @@ Each public function has torch's signature, validates eagerly (ranks, shapes, dt
 errors that name the argument, and hands the arrays to a jitted core whose options are static.
 Two hinge conventions appear, as in torch: ``clamp_min(u, 0)`` (margin_ranking, hinge_embedding),
 whose gradient is 1 where ``u >= 0`` (the kink included), and the ``if (z > 0)`` of the C++ kernels
-(multi_margin, multilabel_margin), whose gradient is 0 at the kink (``jax.nn.relu``'s convention).
+(multi_margin, multilabel_margin), whose gradient is 0 at the kink and which skips a NaN ``z``
+(a NaN score adds 0 to the loss there, as in torch's loop).
 """
 
 from __future__ import annotations
@@ -340,7 +341,9 @@ def _multi_margin(x, y, margin, w, *, p, reduction, scalar_out, in_dtype, dtype)
     bad = (y < 0) | (y >= n_classes)
     yc = jnp.clip(y, 0, n_classes - 1)
     x_y = jnp.take_along_axis(x, yc[:, None], axis=1)
-    h = jax.nn.relu((m - x_y) + x)  # torch: if (z > 0), so no gradient at the kink
+    z = (m - x_y) + x
+    # torch: `if (z > 0)`: no gradient at the kink, and a NaN z is skipped (adds 0), not propagated
+    h = jnp.where(z > 0, z, jnp.zeros((), z.dtype))
     if p == 2:
         h = h * h
     if w is not None:
@@ -448,9 +451,9 @@ def _multilabel_margin(x, t, *, reduction, scalar_out, dtype):
     x_t = jnp.take_along_axis(x, tc, axis=1)
     z = (1 - x_t)[:, :, None] + x[:, None, :]  # (N, position, class): 1 - x_{t_k} + x_i
     active = valid[:, :, None] & ~is_target[:, None, :]
-    # relu: torch's `if (z > 0)`, so no gradient at the kink; the select keeps skipped (possibly
-    # infinite) pairs out of the sum as the kernel's loop does.
-    loss = jnp.sum(jnp.where(active, jax.nn.relu(z), 0), axis=(1, 2)) / n_classes
+    # torch's `if (z > 0)`: no gradient at the kink, a NaN z is skipped (adds 0); the select keeps
+    # skipped (possibly infinite) pairs out of the sum as the kernel's loop does.
+    loss = jnp.sum(jnp.where(active & (z > 0), z, 0), axis=(1, 2)) / n_classes
     bad = jnp.any((t < -1) | (t >= n_classes), axis=1)
     loss = jnp.where(bad, jnp.nan, loss)
     if reduction == "none" and scalar_out:

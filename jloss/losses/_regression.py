@@ -56,12 +56,19 @@ def _weighted_pair(fn: str, input, target, weight):
 
 
 def _abs(d: jax.Array) -> jax.Array:
-    """``|d|`` (exactly) with torch's derivative ``sgn(d)``: 0 at ``d = 0``, where ``jnp.abs``'s is 1."""
+    """``|d|`` (exactly); its derivative is set by :func:`_elementwise`'s JVP."""
     return d * jnp.sign(d)
 
 
+@partial(jax.custom_jvp, nondiff_argnums=(1, 2))
 def _elementwise(d: jax.Array, kind: str, param: float | None) -> jax.Array:
-    """Per-element loss of the difference ``d = input - target``, in torch's expression order."""
+    """Per-element loss of the difference ``d = input - target``, in torch's expression order.
+
+    The derivative is torch's backward formula, not autodiff of the branches: it stays finite
+    for an infinite ``d`` (``-1`` / ``+1`` for smooth_l1, ``-delta`` / ``+delta`` for huber, where
+    differentiating the unselected ``0.5 z^2`` branch would give ``inf * 0 = NaN``), and l1's
+    ``sgn(d)`` is 0 at ``d = 0`` and at ``d = NaN``, as torch's ``sgn``.
+    """
     if kind == "l1":
         return _abs(d)
     if kind == "mse":
@@ -72,6 +79,22 @@ def _elementwise(d: jax.Array, kind: str, param: float | None) -> jax.Array:
     if kind == "smooth_l1":  # torch: z < beta ? 0.5 z^2 / beta : z - 0.5 beta   (beta > 0 here)
         return jnp.where(z < param, 0.5 * z * z / param, z - 0.5 * param)
     raise ValueError(f"_elementwise: unknown kind {kind!r}")
+
+
+@_elementwise.defjvp
+def _elementwise_jvp(kind, param, primals, tangents):
+    (d,), (t,) = primals, tangents
+    one = jnp.ones((), d.dtype)
+    if kind == "l1":  # torch: grad * sgn(d)
+        deriv = jnp.where(jnp.isnan(d), jnp.zeros((), d.dtype), jnp.sign(d))
+    elif kind == "mse":  # torch: 2 (x - y) grad
+        deriv = 2 * d
+    elif kind == "huber":  # torch: d < -delta ? -delta : (d > delta ? delta : d)
+        p = jnp.asarray(param, d.dtype)
+        deriv = jnp.where(d < -p, -p, jnp.where(d > p, p, d))
+    else:  # smooth_l1, torch: d < -beta ? -1 : (d > beta ? 1 : d / beta)
+        deriv = jnp.where(d < -param, -one, jnp.where(d > param, one, d / param))
+    return _elementwise(d, kind, param), deriv * t
 
 
 @partial(jax.jit, static_argnames=("reduction", "kind", "param", "weighted_mean"))

@@ -58,12 +58,13 @@ def scale_by_torch_adafactor(
         step = B.next_count(state.step)
         t = step.astype(B.scalar_dtype())
         one_minus_beta2_t = t**beta2_decay
-        rho_t = jnp.minimum(lr, 1 / jnp.sqrt(t))
+        # torch's Python min / max of .item() scalars: a NaN norm falls back to the first argument
+        rho_t = B.py_min(lr, 1 / jnp.sqrt(t))
         g_all = B.maybe_negate(grads, maximize)
 
         def one(p, g, row_var, col_var, variance):
             e1 = float(jnp.finfo(p.dtype).eps) if eps1 is None else eps1
-            alpha = jnp.maximum(eps2, _norm(p) / float(np.sqrt(p.size))) * rho_t
+            alpha = B.py_max(eps2, _norm(p) / float(np.sqrt(p.size))) * rho_t
             p1 = p * B.cast_like(1 - lr * weight_decay, p) if has_decay else p
             if g.ndim > 1:
                 # torch: norm(dim).square_().div_(size): the row / column means of g*g
@@ -79,7 +80,7 @@ def scale_by_torch_adafactor(
             # torch's rsqrt is 1/sqrt rounded twice; XLA would turn 1/sqrt into an approximate rsqrt
             root = jax.lax.optimization_barrier(jnp.sqrt(jnp.maximum(var_estimate, B.cast_like(e1 * e1, var_estimate))))
             u = (1 / root) * g
-            denom = jnp.maximum(1.0, _norm(u) / (float(np.sqrt(u.size)) * d))
+            denom = B.py_max(1.0, _norm(u) / (float(np.sqrt(u.size)) * d))
             return (p1 + B.cast_like(-alpha / denom, u) * u) - p, row_var, col_var, variance
 
         treedef = jax.tree.structure(params)

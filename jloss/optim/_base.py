@@ -33,8 +33,32 @@ def scalar_dtype() -> Any:
 
 
 def inject(factory: Callable[..., optax.GradientTransformation], static_args: tuple[str, ...] = (), **hyper: Any):
-    """``optax.inject_hyperparams(factory)(**hyper)`` with hyperparameters kept in :func:`scalar_dtype`."""
-    return optax.inject_hyperparams(factory, static_args=static_args, hyperparam_dtype=scalar_dtype())(**hyper)
+    """``optax.inject_hyperparams(factory)(**hyper)`` with hyperparameters kept in :func:`scalar_dtype`,
+    and an ``update`` that checks ``grads`` against ``params`` (see :func:`check_grads`)."""
+    tx = optax.inject_hyperparams(factory, static_args=static_args, hyperparam_dtype=scalar_dtype())(**hyper)
+    name = factory.__name__.removeprefix("scale_by_torch_")
+
+    def update(updates: Any, state: Any, params: Any = None, **extra: Any) -> Any:
+        check_grads(name, updates, params)
+        return tx.update(updates, state, params, **extra)
+
+    return optax.GradientTransformationExtraArgs(tx.init, update)
+
+
+def check_grads(fn: str, grads: Any, params: Any) -> None:
+    """``grads`` must have the pytree structure and leaf shapes of ``params`` (when given): a
+    ValueError naming them, rather than a pytree or broadcasting error from inside the update."""
+    if params is None:
+        return
+    gs, ps = jax.tree.structure(grads), jax.tree.structure(params)
+    if gs != ps:
+        raise ValueError(f"{fn}: update(grads, state, params): grads must have the pytree structure of params "
+                         f"{ps}, got {gs}")
+    for path, g, p in zip(jax.tree_util.tree_leaves_with_path(params), jax.tree.leaves(grads), jax.tree.leaves(params),
+                          strict=True):
+        if np.shape(g) != np.shape(p):
+            raise ValueError(f"{fn}: update(grads, state, params): grads{jax.tree_util.keystr(path[0])} has shape "
+                             f"{np.shape(g)}, its parameter {np.shape(p)}")
 
 
 def cast_like(s: Any, x: jax.Array) -> jax.Array:
@@ -79,6 +103,24 @@ def check_nonneg(fn: str, name: str, value: Any) -> None:
 def check_beta(fn: str, name: str, value: Any) -> None:
     if not 0.0 <= float(value) < 1.0:
         raise ValueError(f"{fn}: Invalid {name}: must be in [0, 1), got {value}")
+
+
+def sign(x: jax.Array) -> jax.Array:
+    """``torch.sign``: -1, 0 or 1, and 0 at NaN (``jnp.sign`` is NaN there)."""
+    return jnp.where(jnp.isnan(x), jnp.zeros((), x.dtype), jnp.sign(x))
+
+
+def py_max(a: Any, b: Any) -> jax.Array:
+    """Python's ``max(a, b)`` (torch's scalar formulas): ``b`` only if ``b > a``, so a NaN ``b``
+    gives ``a`` (``jnp.maximum`` would give NaN)."""
+    a, b = jnp.asarray(a), jnp.asarray(b)
+    return jnp.where(b > a, b, a)
+
+
+def py_min(a: Any, b: Any) -> jax.Array:
+    """Python's ``min(a, b)``: ``b`` only if ``b < a`` (a NaN ``b`` gives ``a``)."""
+    a, b = jnp.asarray(a), jnp.asarray(b)
+    return jnp.where(b < a, b, a)
 
 
 def maybe_negate(grads: Any, maximize: bool) -> Any:

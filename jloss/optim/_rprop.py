@@ -40,12 +40,12 @@ def scale_by_torch_rprop(
         def one(gi, prev, size):
             # torch fills step_size with the lr of the first step() (lazy state initialisation)
             size = jnp.where(first, B.cast_like(lr, size), size)
-            s = jnp.sign(gi * prev)
+            s = B.sign(gi * prev)  # torch.sign: 0 at NaN (an inf / NaN gradient)
             factor = jnp.where(s > 0, B.cast_like(etaplus, s),
                                jnp.where(s < 0, B.cast_like(etaminus, s), jnp.where(s == 0, 1, s)))
             size = jnp.clip(size * factor, B.cast_like(step_size_min, size), B.cast_like(step_size_max, size))
             gi = jnp.where(s < 0, jnp.zeros_like(gi), gi)  # torch: grad[sign == etaminus] = 0
-            return -jnp.sign(gi) * size, gi, size
+            return -B.sign(gi) * size, gi, size
 
         out = jax.tree.map(one, g, state.prev, state.step_size)
         pick = lambda i: jax.tree.map(lambda _, o: o[i], g, out)  # noqa: E731

@@ -62,6 +62,9 @@ class Optimizer:
     _split: ClassVar[dict[str, tuple[str, int]]] = _SPLIT
     _int_step: ClassVar[bool] = False  # torch keeps ``step`` as a Python int (SparseAdam)
     _jloss_only: ClassVar[tuple[str, ...]] = ()  # group keys torch lacks: left out of state_dict()
+    #: hyperparameters torch takes from the constructor's ``defaults`` for every group (a group's own
+    #: value is kept in ``param_groups`` but ignored): Adagrad's ``initial_accumulator_value``
+    _from_defaults: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, params: Any, **kwargs: Any) -> None:
         name = type(self).__name__
@@ -83,24 +86,42 @@ class Optimizer:
         self._step_fn: Callable[..., Any] | None = None
         groups = list(params) if _is_group_list(params) else [{"params": params}]
         if _is_group_list(params) is False and isinstance(params, (list, tuple)) and len(params) == 0:
-            raise ValueError(f"{name}: optimizer got an empty parameter list")
+            raise ValueError(f"{name}: params must not be empty (optimizer got an empty parameter list)")
         for g in groups:
             self.add_param_group(g)
 
     # ---- construction -------------------------------------------------------------------------
-    @classmethod
-    def _factory_kwargs(cls, group: Mapping[str, Any]) -> dict[str, Any]:
-        sig = inspect.signature(cls._factory)
-        return {k: group[k] for k in sig.parameters if k in group}
+    def _factory_kwargs(self, group: Mapping[str, Any]) -> dict[str, Any]:
+        sig = inspect.signature(type(self)._factory)
+        kw = {k: group[k] for k in sig.parameters if k in group}
+        defaults = getattr(self, "defaults", None)
+        for k in self._from_defaults:  # torch reads these from the constructor's arguments, not the group
+            if defaults is not None and k in kw:
+                kw[k] = defaults[k]
+        return kw
 
     def _factory_call(self, group: Mapping[str, Any]) -> optax.GradientTransformation:
         return type(self)._factory(**self._factory_kwargs(group))
 
+    def _rebuild_call(self, group: Mapping[str, Any]) -> optax.GradientTransformation:
+        """The transform for a group whose values changed after construction (``_refresh``,
+        ``load_state_dict``). torch validates hyperparameters only in ``__init__``: a value written
+        later is used as is -- a scheduler's LR may round to ``-1e-20`` -- so a numeric ``lr``
+        (an injected hyperparameter, written from the group before every step) is not re-checked."""
+        kw = self._factory_kwargs(group)
+        lr = kw.get("lr")
+        if isinstance(lr, (int, float, np.number)) and not isinstance(lr, bool) and not lr >= 0:
+            kw["lr"] = 0.0
+        return type(self)._factory(**kw)
+
     def _static_key(self, group: Mapping[str, Any]) -> tuple[Any, ...]:
-        """The group values that shape the compiled transform (booleans, and zero/non-zero switches)."""
+        """The group values that shape the compiled transform (booleans, and zero/non-zero switches;
+        a numeric ``lr`` never does)."""
         items = []
         for k, v in sorted(self._factory_kwargs(group).items()):
-            if isinstance(v, bool) or isinstance(v, str) or v is None or callable(v):
+            if k == "lr" and isinstance(v, (int, float, np.number)) and not isinstance(v, bool):
+                items.append((k, "number"))
+            elif isinstance(v, bool) or isinstance(v, str) or v is None or callable(v):
                 items.append((k, v))
             elif isinstance(v, (int, float)):
                 items.append((k, v != 0))
@@ -119,7 +140,7 @@ class Optimizer:
         group = dict(param_group)
         leaves = jax.tree.leaves(group["params"])
         if not leaves:
-            raise ValueError(f"{name}: optimizer got an empty parameter list")
+            raise ValueError(f"{name}: params must not be empty (optimizer got an empty parameter list)")
         for leaf in leaves:
             if not (isinstance(leaf, (jax.Array, np.ndarray)) and jnp.issubdtype(leaf.dtype, jnp.inexact)):
                 raise TypeError(f"{name}: params must be floating arrays, got {type(leaf).__name__} "
@@ -153,7 +174,7 @@ class Optimizer:
         for i, group in enumerate(self.param_groups):
             key = self._static_key(group)
             if key != self._statics[i]:
-                tx = self._factory_call(group)
+                tx = self._rebuild_call(group)
                 fresh = tx.init(group["params"])
                 if jax.tree.structure(fresh) != jax.tree.structure(self._states[i]):
                     raise ValueError(
@@ -245,10 +266,11 @@ class Optimizer:
             if ps != gs:
                 raise ValueError(f"{name}.step: grads for param group {i} must have the structure of its params "
                                  f"{ps}, got {gs}")
-            for p, gl in zip(jax.tree.leaves(group["params"]), jax.tree.leaves(g), strict=True):
+            for (path, p), gl in zip(jax.tree_util.tree_leaves_with_path(group["params"]), jax.tree.leaves(g),
+                                     strict=True):
                 if tuple(np.shape(gl)) != tuple(p.shape):
-                    raise ValueError(f"{name}.step: a gradient of shape {tuple(np.shape(gl))} does not match its "
-                                     f"parameter's shape {tuple(p.shape)} (param group {i})")
+                    raise ValueError(f"{name}.step: grads{jax.tree_util.keystr(path)} has shape {tuple(np.shape(gl))}, "
+                                     f"its parameter {tuple(p.shape)} (param group {i})")
             out.append(jax.tree.map(lambda a, p: jnp.asarray(a, p.dtype), g, group["params"]))
         return out
 
@@ -351,7 +373,7 @@ class Optimizer:
                                  f"(a state_dict of another optimizer?)")
             ng = {**group, **{k: copy.deepcopy(_to_numpy(v)) if not isinstance(v, (int, float, bool, tuple, str, type(None))) else v
                               for k, v in sg.items() if k != "params"}}
-            tx = self._factory_call(ng)
+            tx = self._rebuild_call(ng)
             fresh = tx.init(group["params"])
             inner = self._inner(fresh)
             entries = [saved_state.get(pid) for pid in ids]
@@ -423,7 +445,7 @@ class Optimizer:
 
 def _make(name: str, factory: Callable[..., Any], torch_keys: tuple[str, ...], extra: dict[str, Any],
           doc: str, split: dict[str, tuple[str, int]] | None = None, int_step: bool = False,
-          jloss_only: tuple[str, ...] = ()) -> type[Optimizer]:
+          jloss_only: tuple[str, ...] = (), from_defaults: tuple[str, ...] = ()) -> type[Optimizer]:
     attrs = {
         "_factory": staticmethod(factory),
         "_torch_keys": torch_keys,
@@ -437,6 +459,8 @@ def _make(name: str, factory: Callable[..., Any], torch_keys: tuple[str, ...], e
         attrs["_int_step"] = True
     if jloss_only:
         attrs["_jloss_only"] = jloss_only
+    if from_defaults:
+        attrs["_from_defaults"] = from_defaults
     return type(name, (Optimizer,), attrs)
 
 
@@ -471,7 +495,9 @@ AdamW = _make("AdamW", _adam.adamw, _adam.TORCH_STATE_KEYS,
 RMSprop = _make("RMSprop", _rmsprop.rmsprop, _rmsprop.TORCH_STATE_KEYS, _CAPTURABLE,
                 "``torch.optim.RMSprop`` over :func:`jloss.optim.rmsprop`.")
 Adagrad = _make("Adagrad", _adagrad.adagrad, _adagrad.TORCH_STATE_KEYS, {**_NO_FOREACH, "fused": None},
-                "``torch.optim.Adagrad`` over :func:`jloss.optim.adagrad`.")
+                "``torch.optim.Adagrad`` over :func:`jloss.optim.adagrad` (as in torch, every group's ``sum`` "
+                "starts at the constructor's ``initial_accumulator_value``; a group's own value is ignored).",
+                from_defaults=("initial_accumulator_value",))
 Adadelta = _make("Adadelta", _adadelta.adadelta, _adadelta.TORCH_STATE_KEYS, _CAPTURABLE,
                  "``torch.optim.Adadelta`` over :func:`jloss.optim.adadelta`.")
 Adamax = _make("Adamax", _adamax.adamax, _adamax.TORCH_STATE_KEYS, _CAPTURABLE,
@@ -577,6 +603,13 @@ class LBFGS(Optimizer):
         unknown = sorted(set(entry) - set(self._torch_keys))
         if unknown:
             raise ValueError(f"{name}.load_state_dict: unknown state entries {unknown} (a state_dict of another optimizer?)")
+        if entry:
+            need = {"func_evals", "n_iter"}
+            if int(_to_numpy(entry.get("n_iter", 0))) > 0:
+                need |= {"d", "t", "old_dirs", "old_stps", "ro", "H_diag", "prev_flat_grad", "prev_loss"}
+            missing = sorted(need - set(entry))
+            if missing:
+                raise ValueError(f"{name}.load_state_dict: state entries {missing} missing for parameter 0")
         # param groups (validated and converted by the base class, with no per-parameter state)
         before = (copy.copy(self.param_groups), list(self._states), list(self._txs), list(self._statics))
         super().load_state_dict({"state": {}, "param_groups": state_dict["param_groups"]})

@@ -57,6 +57,8 @@ def sequential_lr(lr: float, schedulers: Sequence[Callable[[Any], Any]], milesto
         if not callable(s):
             raise TypeError(f"{fn}: scheduler {i} must be a schedule (callable), got {type(s).__name__}")
         _same_lr(fn, base, s, i)
+        if i > 0 and getattr(s, "no_restart", None):
+            raise ValueError(f"{fn}: scheduler {i} ({s.name}) {s.no_restart}")
     dt = scalar_dtype
     starts = [0, *ms]
 

@@ -128,7 +128,11 @@ class TorchSchedule:
             param groups at the same steps; else ``None``. See :func:`schedule_hyperparams`.
         factor: for torch's *chainable* schedulers (whose ``step()`` multiplies the current LR by a
             factor), ``factor(k)`` with ``schedule(k) == lr * factor(k)``; ``None`` otherwise.
+        no_restart: why :func:`sequential_lr` cannot switch to this schedule at a milestone (torch
+            fails there), or ``None``.
     """
+
+    no_restart: str | None = None
 
     def __init__(self, name: str, fn: Callable[[Any], Any], *, lr: float | None = None,
                  momentum: Callable[[Any], Any] | None = None, factor: Callable[[Any], Any] | None = None,

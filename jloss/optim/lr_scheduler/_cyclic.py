@@ -132,6 +132,11 @@ def check_one_cycle(fn: str, total_steps: Any, epochs: Any, steps_per_epoch: Any
         raise ValueError(f"{fn}: Expected float between 0 and 1 pct_start, but got {pct_start}")
     if anneal_strategy not in ("cos", "linear"):
         raise ValueError(f"{fn}: anneal_strategy must be one of 'cos' or 'linear', instead got {anneal_strategy}")
+    if float(pct_start * n) - 1 == 0:
+        # the warm-up phase would start and end at step 0: torch divides by its length, 0, at
+        # construction (ZeroDivisionError)
+        raise ValueError(f"{fn}: pct_start * total_steps must not be 1 (an empty warm-up phase), got pct_start="
+                         f"{pct_start} with total_steps={n}")
     return n
 
 

@@ -21,6 +21,7 @@ from jax import lax
 from .._base import scalar_dtype
 from ._core import (
     JNP,
+    PY,
     TorchSchedule,
     check_concrete_steps,
     check_float,
@@ -114,6 +115,17 @@ def milestone_counter(fn: str, milestones: Iterable[int]) -> Counter:
 def _base(fn: str, lr: Any) -> float:
     lr = check_float(fn, "lr", lr)
     return lr
+
+
+#: torch's SequentialLR restarts a member at its milestone with the closed form, which divides by
+#: ``total_iters`` for LinearLR and PolynomialLR.
+NO_RESTART = ("has total_iters=0: torch's SequentialLR restarts it at its milestone with the closed form, "
+              "which divides by total_iters (ZeroDivisionError)")
+
+
+def _no_restart(s: TorchSchedule) -> TorchSchedule:
+    s.no_restart = NO_RESTART
+    return s
 
 
 def _schedule(name: str, lr: float, closed: Callable[[Any, Any], Any], *, chainable: bool = True) -> TorchSchedule:
@@ -227,7 +239,12 @@ def constant_lr(lr: float, factor: float = 1.0 / 3, total_iters: int = 5) -> Tor
     factor = check_float(fn, "factor", factor)
     check_constant(fn, factor, total_iters)
     if total_iters == 0:
-        return _schedule("ConstantLR", base, lambda k, b: b * factor + 0.0 * k)
+        s = _schedule("ConstantLR", base, lambda k, b: b * factor + 0.0 * k)
+        # switched in by SequentialLR at a milestone, torch restarts it with the closed form at 0, which
+        # for total_iters=0 is the full LR (k >= total_iters), and its recursive step keeps that
+        s._resume = lambda j, current: jnp.asarray(closed_constant(0, base, factor, 0, PY) + 0.0 * jnp.asarray(j),
+                                                   scalar_dtype())
+        return s
     return _schedule("ConstantLR", base, lambda k, b: closed_constant(k, b, factor, total_iters))
 
 
@@ -241,7 +258,7 @@ def linear_lr(lr: float, start_factor: float = 1.0 / 3, end_factor: float = 1.0,
     end_factor = check_float(fn, "end_factor", end_factor)
     check_linear(fn, start_factor, end_factor, total_iters)
     if total_iters == 0:
-        return _schedule("LinearLR", base, lambda k, b: b * start_factor + 0.0 * k)
+        return _no_restart(_schedule("LinearLR", base, lambda k, b: b * start_factor + 0.0 * k))
     return _schedule("LinearLR", base, lambda k, b: closed_linear(k, b, start_factor, end_factor, total_iters))
 
 
@@ -262,5 +279,5 @@ def polynomial_lr(lr: float, total_iters: int = 5, power: float = 1.0) -> TorchS
     total_iters = check_int(fn, "total_iters", total_iters, 0)
     power = check_float(fn, "power", power)
     if total_iters == 0:
-        return _schedule("PolynomialLR", base, lambda k, b: b + 0.0 * k)
+        return _no_restart(_schedule("PolynomialLR", base, lambda k, b: b + 0.0 * k))
     return _schedule("PolynomialLR", base, lambda k, b: closed_polynomial(k, b, total_iters, power))

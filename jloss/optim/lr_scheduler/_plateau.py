@@ -22,7 +22,7 @@ def check_plateau(fn: str, mode: str, factor: float, threshold_mode: str) -> flo
     if mode not in {"min", "max"}:
         raise ValueError(f"{fn}: mode {mode} is unknown! Expected 'min' or 'max'")
     if threshold_mode not in {"rel", "abs"}:
-        raise ValueError(f"{fn}: threshold mode {threshold_mode} is unknown! Expected 'rel' or 'abs'")
+        raise ValueError(f"{fn}: threshold mode {threshold_mode} is unknown! Expected threshold_mode 'rel' or 'abs'")
     return math.inf if mode == "min" else -math.inf
 
 

@@ -16,13 +16,13 @@ from __future__ import annotations
 import copy
 import types
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from .._stateful import Optimizer
 from . import _cosine as C
 from . import _decay as D
-from ._core import PY, check_int
+from ._core import PY, check_float, check_int
 
 EPOCH_DEPRECATION_WARNING = (
     "The epoch parameter in `scheduler.step()` was not necessary and is being "
@@ -110,8 +110,24 @@ class LRScheduler:
         return {key: value for key, value in self.__dict__.items() if key != "optimizer"}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        """Load ours or a torch scheduler's ``state_dict()``."""
-        self.__dict__.update(copy.deepcopy(dict(state_dict)))
+        """Load ours or a torch scheduler's ``state_dict()`` (checked first: on error nothing changes)."""
+        self.__dict__.update(self._checked_state_dict(state_dict))
+
+    def _checked_state_dict(self, state_dict: Any) -> dict[str, Any]:
+        """A deep copy of ``state_dict`` after checking that it has exactly this scheduler's entries.
+
+        torch's ``load_state_dict`` takes any dict (a state_dict of another scheduler silently
+        corrupts the scheduler); jloss raises ``ValueError`` naming the missing / unknown entries
+        and leaves the scheduler unchanged."""
+        name = f"{type(self).__name__}.load_state_dict"
+        if not isinstance(state_dict, Mapping):
+            raise TypeError(f"{name}: state_dict must be a dict, got {type(state_dict).__name__}")
+        own, got = set(self.state_dict()), set(state_dict)
+        missing, unknown = sorted(own - got), sorted(got - own, key=str)
+        if missing or unknown:
+            raise ValueError(f"{name}: state_dict has missing entries {missing} and unknown entries {unknown} "
+                             f"(a state_dict of another scheduler?)")
+        return copy.deepcopy(dict(state_dict))
 
     def get_last_lr(self) -> list[float]:
         """The LRs set by the last step, one per param group."""
@@ -180,8 +196,16 @@ class _LambdaState:
         return sd
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        sd = copy.deepcopy(dict(state_dict))
+        sd = self._checked_state_dict(state_dict)  # type: ignore[attr-defined]
         lams = sd.pop("lr_lambdas")
+        name = f"{type(self).__name__}.load_state_dict"
+        if not isinstance(lams, (list, tuple)) or len(lams) != len(self.lr_lambdas):
+            raise ValueError(f"{name}: state_dict['lr_lambdas'] must have one entry per param group "
+                             f"({len(self.lr_lambdas)}), got {lams!r}")
+        for i, fn in enumerate(lams):
+            if fn is not None and (not isinstance(fn, Mapping) or isinstance(self.lr_lambdas[i], types.FunctionType)):
+                raise ValueError(f"{name}: state_dict['lr_lambdas'][{i}] must be None for a plain function or the "
+                                 f"__dict__ of a callable object, got {fn!r}")
         self.__dict__.update(sd)
         for i, fn in enumerate(lams):
             if fn is not None:
@@ -227,7 +251,7 @@ class StepLR(LRScheduler):
 
     def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1, last_epoch: int = -1) -> None:
         self.step_size = check_int("StepLR", "step_size", step_size, 1)
-        self.gamma = gamma
+        self.gamma = check_float(type(self).__name__, "gamma", gamma)
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
@@ -246,7 +270,7 @@ class MultiStepLR(LRScheduler):
 
     def __init__(self, optimizer: Optimizer, milestones: Any, gamma: float = 0.1, last_epoch: int = -1) -> None:
         self.milestones = D.milestone_counter("MultiStepLR", milestones)
-        self.gamma = gamma
+        self.gamma = check_float(type(self).__name__, "gamma", gamma)
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
@@ -311,7 +335,7 @@ class ExponentialLR(LRScheduler):
     """``torch.optim.lr_scheduler.ExponentialLR``: the LR times ``gamma`` every epoch. See :func:`exponential_lr`."""
 
     def __init__(self, optimizer: Optimizer, gamma: float, last_epoch: int = -1) -> None:
-        self.gamma = gamma
+        self.gamma = check_float(type(self).__name__, "gamma", gamma)
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import math
 import types
 import warnings
@@ -13,12 +12,15 @@ from typing import Any
 from .._stateful import Optimizer
 from . import _cosine as C
 from . import _cyclic as Y
+from . import _decay as D
 from . import _plateau as P
 from ._compose import check_milestones
-from ._core import PY
+from ._core import PY, check_float
 from ._schedulers import (
     EPOCH_DEPRECATION_WARNING,
+    LinearLR,
     LRScheduler,
+    PolynomialLR,
     check_optimizer,
     format_param,
     group_values,
@@ -68,7 +70,7 @@ class CyclicLR(LRScheduler):
         self.total_size = up + down
         self.step_ratio = up / self.total_size
         self.mode = mode
-        self.gamma = gamma
+        self.gamma = check_float("CyclicLR", "gamma", gamma)
         self._scale_fn_custom = scale_fn
         self.scale_mode = scale_mode
         self._init_scale_fn()
@@ -110,8 +112,11 @@ class CyclicLR(LRScheduler):
         return state
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        sd = copy.deepcopy(dict(state_dict))
+        sd = self._checked_state_dict(state_dict)
         fn = sd.pop("_scale_fn_custom")
+        if fn is not None and (not isinstance(fn, dict) or self._scale_fn_custom is None):
+            raise ValueError("CyclicLR.load_state_dict: state_dict['_scale_fn_custom'] must be None, or the __dict__ "
+                             f"of this scheduler's callable-object scale_fn, got {fn!r}")
         self.__dict__.update(sd)
         if fn is not None:
             self._scale_fn_custom.__dict__.update(fn)
@@ -277,15 +282,16 @@ class ReduceLROnPlateau(LRScheduler):
         if mode not in {"min", "max"}:
             raise ValueError("mode " + str(mode) + " is unknown!")
         if threshold_mode not in {"rel", "abs"}:
-            raise ValueError("threshold mode " + str(threshold_mode) + " is unknown!")
+            raise ValueError("threshold mode " + str(threshold_mode) + " is unknown! (threshold_mode must be 'rel' or 'abs')")
         self.mode_worse = math.inf if mode == "min" else -math.inf
         self.mode = mode
         self.threshold = threshold
         self.threshold_mode = threshold_mode
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        self.__dict__.update(copy.deepcopy(dict(state_dict)))
-        self._init_is_better(mode=self.mode, threshold=self.threshold, threshold_mode=self.threshold_mode)
+        sd = self._checked_state_dict(state_dict)
+        self._init_is_better(mode=sd["mode"], threshold=sd["threshold"], threshold_mode=sd["threshold_mode"])
+        self.__dict__.update(sd)
 
 
 def _check_members(name: str, optimizer: Optimizer, schedulers: Sequence[Any]) -> None:
@@ -313,11 +319,26 @@ class _Composite:
         return sd
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        sd = copy.deepcopy(dict(state_dict))
+        sd = self._checked_state_dict(state_dict)  # type: ignore[attr-defined]
         members = sd.pop("_schedulers")
-        self.__dict__.update(sd)
+        name = f"{type(self).__name__}.load_state_dict"
+        if not isinstance(members, (list, tuple)) or len(members) != len(self._schedulers):
+            raise ValueError(f"{name}: state_dict['_schedulers'] must hold {len(self._schedulers)} state_dicts, "
+                             f"got {members!r}")
+        # every member's entries are checked before anything changes; should a member's own load still
+        # fail, the members loaded before it are put back (their attributes are replaced, not mutated)
         for s, msd in zip(self._schedulers, members, strict=True):
-            s.load_state_dict(msd)
+            s._checked_state_dict(msd)
+        saved = [dict(m.__dict__) for m in self._schedulers]
+        try:
+            for s, msd in zip(self._schedulers, members, strict=True):
+                s.load_state_dict(msd)
+        except Exception:
+            for s, d in zip(self._schedulers, saved, strict=True):
+                s.__dict__.clear()
+                s.__dict__.update(d)
+            raise
+        self.__dict__.update(sd)
 
 
 class SequentialLR(_Composite, LRScheduler):
@@ -332,6 +353,9 @@ class SequentialLR(_Composite, LRScheduler):
             raise ValueError(f"{name} expects at least one scheduler, but got no scheduler.")
         _check_members(name, optimizer, schedulers)
         self._milestones = check_milestones(name, len(schedulers), milestones)
+        for i, s in enumerate(schedulers[1:], 1):
+            if isinstance(s, (LinearLR, PolynomialLR)) and s.total_iters == 0:
+                raise ValueError(f"{name}: scheduler {i} ({type(s).__name__}) {D.NO_RESTART}")
         self._schedulers = list(schedulers)
         self.last_epoch = last_epoch + 1
         self.optimizer = optimizer
