@@ -46,6 +46,8 @@ import numpy as np
 
 import jloss.functional as F
 import jloss.nn as nn
+from jloss.parity import show  # jloss beside torch, agreement asserted
+from jloss.parity import to_torch as T  # a torch copy of an array
 
 try:  # PyTorch is optional: without it the notebook shows jloss alone
     import torch
@@ -55,25 +57,6 @@ except ImportError:
 FIGURES = Path("figures")
 FIGURES.mkdir(exist_ok=True)
 rng = np.random.default_rng(0)
-
-
-def T(a):
-    """A jax / numpy array as a torch tensor (a copy; integers as int64, torch's index dtype)."""
-    a = np.array(a)
-    return torch.from_numpy(a.astype(np.int64) if a.dtype.kind in "iu" else a)
-
-
-def compare(name, ours, theirs=None, rtol=1e-5, atol=1e-6):
-    """Print jloss's value beside torch's and assert they agree (float32: rel. 1e-5, abs. 1e-6)."""
-    ours = np.asarray(ours, dtype=np.float64)
-    if theirs is None:
-        print(f"{name:<26} jloss {np.array2string(ours, precision=6)}")
-        return
-    theirs = theirs.detach().numpy().astype(np.float64)
-    err = float(np.max(np.abs(ours - theirs))) if ours.size else 0.0
-    print(f"{name:<26} jloss {np.array2string(ours, precision=6)}   "
-          f"torch {np.array2string(theirs, precision=6)}   max |diff| {err:.1e}")
-    np.testing.assert_allclose(ours, theirs, rtol=rtol, atol=atol, err_msg=name)
 
 
 print("torch", torch.__version__ if torch else "not installed: jloss values only")
@@ -127,7 +110,7 @@ output = loss(m(x), y)
 print("BCELoss:", output)
 assert abs(output - 0.6536) < 1e-4  # the tutorial prints tensor(0.6536)
 
-compare("BCELoss", output, torch.nn.BCELoss()(torch.sigmoid(T(x)), T(y)) if torch else None)
+show("BCELoss", output, torch.nn.BCELoss()(torch.sigmoid(T(x)), T(y)) if torch else None)
 
 # %% [markdown]
 # `output.backward()` in PyTorch fills `input.grad`. In JAX the gradient is a function of the
@@ -141,7 +124,7 @@ np.testing.assert_allclose(grad, (jax.nn.sigmoid(x) - y) / 3, rtol=1e-5)
 if torch:
     xt = T(x).requires_grad_()
     torch.nn.BCELoss()(torch.sigmoid(xt), T(y)).backward()
-    compare("BCELoss gradient", grad, xt.grad)
+    show("BCELoss gradient", grad, xt.grad)
 
 # %% [markdown]
 # ### 2. `CrossEntropyLoss`
@@ -163,14 +146,14 @@ loss = nn.CrossEntropyLoss()
 output = loss(x, target)
 print("CrossEntropyLoss:", output)
 assert abs(output - 2.1822) < 1e-4  # the tutorial prints tensor(2.1822)
-compare("CrossEntropyLoss", output, torch.nn.CrossEntropyLoss()(T(x), T(target)) if torch else None)
+show("CrossEntropyLoss", output, torch.nn.CrossEntropyLoss()(T(x), T(target)) if torch else None)
 
 grad = jax.grad(loss)(x, target)
 np.testing.assert_allclose(grad, (jax.nn.softmax(x) - jax.nn.one_hot(target, 5)) / 3, rtol=1e-5, atol=1e-7)
 if torch:
     xt = T(x).requires_grad_()
     torch.nn.CrossEntropyLoss()(xt, T(target)).backward()
-    compare("CrossEntropyLoss gradient", grad, xt.grad)
+    show("CrossEntropyLoss gradient", grad, xt.grad)
 
 # %% [markdown]
 # ### 3. `L1Loss` and 4. `MSELoss`
@@ -188,7 +171,7 @@ y = jnp.array([[1.7490, -0.3514, -1.1049, -1.2197, 0.7158],
 output = nn.L1Loss()(x, y)
 print("L1Loss:", output)
 assert abs(output - 1.2889) < 1e-4  # the tutorial prints tensor(1.2889)
-compare("L1Loss", output, torch.nn.L1Loss()(T(x), T(y)) if torch else None)
+show("L1Loss", output, torch.nn.L1Loss()(T(x), T(y)) if torch else None)
 
 x = jnp.array([[1.3246, -1.3853, -0.0266, 1.2004, -1.0868],
                [1.3070, -0.3433, 0.1438, -0.8947, -0.3764],
@@ -199,7 +182,7 @@ y = jnp.array([[1.3370, 2.7128, -0.3621, 1.7593, 0.4754],
 output = nn.MSELoss()(x, y)
 print("MSELoss:", output)
 assert abs(output - 1.8885) < 1e-4  # the tutorial prints tensor(1.8885)
-compare("MSELoss", output, torch.nn.MSELoss()(T(x), T(y)) if torch else None)
+show("MSELoss", output, torch.nn.MSELoss()(T(x), T(y)) if torch else None)
 
 # %% [markdown]
 # ## The other eleven
@@ -218,7 +201,7 @@ compare("MSELoss", output, torch.nn.MSELoss()(T(x), T(y)) if torch else None)
 # %%
 x = jnp.asarray(rng.standard_normal((3, 5)), jnp.float32)
 y = jnp.asarray(rng.standard_normal((3, 5)), jnp.float32)
-compare("SmoothL1Loss(beta=0.5)", nn.SmoothL1Loss(beta=0.5)(x, y),
+show("SmoothL1Loss(beta=0.5)", nn.SmoothL1Loss(beta=0.5)(x, y),
         torch.nn.SmoothL1Loss(beta=0.5)(T(x), T(y)) if torch else None)
 
 err = jnp.linspace(-3, 3, 301)
@@ -244,9 +227,9 @@ plt.show()
 # %%
 log_rate = jnp.asarray(rng.standard_normal((4, 3)), jnp.float32)
 counts = jnp.asarray(rng.poisson(2.0, (4, 3)), jnp.float32)
-compare("PoissonNLLLoss", nn.PoissonNLLLoss()(log_rate, counts),
+show("PoissonNLLLoss", nn.PoissonNLLLoss()(log_rate, counts),
         torch.nn.PoissonNLLLoss()(T(log_rate), T(counts)) if torch else None)
-compare("PoissonNLLLoss(full)", nn.PoissonNLLLoss(full=True)(log_rate, counts),
+show("PoissonNLLLoss(full)", nn.PoissonNLLLoss(full=True)(log_rate, counts),
         torch.nn.PoissonNLLLoss(full=True)(T(log_rate), T(counts)) if torch else None)
 
 # %% [markdown]
@@ -262,7 +245,7 @@ compare("PoissonNLLLoss(full)", nn.PoissonNLLLoss(full=True)(log_rate, counts),
 log_q = jax.nn.log_softmax(jnp.asarray(rng.standard_normal((3, 5)), jnp.float32), axis=1)
 p = jax.nn.softmax(jnp.asarray(rng.standard_normal((3, 5)), jnp.float32), axis=1)
 for red in ("batchmean", "mean"):
-    compare(f"KLDivLoss({red!r})", nn.KLDivLoss(reduction=red)(log_q, p),
+    show(f"KLDivLoss({red!r})", nn.KLDivLoss(reduction=red)(log_q, p),
             torch.nn.KLDivLoss(reduction=red)(T(log_q), T(p)) if torch else None)
 by_hand = jnp.sum(p * (jnp.log(p) - log_q)) / 3
 np.testing.assert_allclose(nn.KLDivLoss(reduction="batchmean")(log_q, p), by_hand, rtol=1e-5)
@@ -282,11 +265,11 @@ x1 = jnp.asarray(rng.standard_normal(6), jnp.float32)
 x2 = jnp.asarray(rng.standard_normal(6), jnp.float32)
 sign = jnp.asarray(rng.choice([-1.0, 1.0], 6), jnp.float32)
 dist = jnp.abs(x1 - x2)
-compare("MarginRankingLoss(0.5)", nn.MarginRankingLoss(margin=0.5)(x1, x2, sign),
+show("MarginRankingLoss(0.5)", nn.MarginRankingLoss(margin=0.5)(x1, x2, sign),
         torch.nn.MarginRankingLoss(margin=0.5)(T(x1), T(x2), T(sign)) if torch else None)
-compare("SoftMarginLoss", nn.SoftMarginLoss()(x1, sign),
+show("SoftMarginLoss", nn.SoftMarginLoss()(x1, sign),
         torch.nn.SoftMarginLoss()(T(x1), T(sign)) if torch else None)
-compare("HingeEmbeddingLoss", nn.HingeEmbeddingLoss()(dist, sign),
+show("HingeEmbeddingLoss", nn.HingeEmbeddingLoss()(dist, sign),
         torch.nn.HingeEmbeddingLoss()(T(dist), T(sign)) if torch else None)
 
 # %% [markdown]
@@ -302,12 +285,12 @@ compare("HingeEmbeddingLoss", nn.HingeEmbeddingLoss()(dist, sign),
 # %%
 scores = jnp.asarray(rng.standard_normal((3, 4)), jnp.float32)
 labels = jnp.array([3, 0, 1])
-compare("MultiMarginLoss", nn.MultiMarginLoss()(scores, labels),
+show("MultiMarginLoss", nn.MultiMarginLoss()(scores, labels),
         torch.nn.MultiMarginLoss()(T(scores), T(labels)) if torch else None)
-compare("MultiMarginLoss(p=2)", nn.MultiMarginLoss(p=2)(scores, labels),
+show("MultiMarginLoss(p=2)", nn.MultiMarginLoss(p=2)(scores, labels),
         torch.nn.MultiMarginLoss(p=2)(T(scores), T(labels)) if torch else None)
 multi = jnp.array([[3, 0, -1, 1], [1, -1, 0, 0], [0, 1, 2, 3]])
-compare("MultiLabelMarginLoss", nn.MultiLabelMarginLoss()(scores, multi),
+show("MultiLabelMarginLoss", nn.MultiLabelMarginLoss()(scores, multi),
         torch.nn.MultiLabelMarginLoss()(T(scores), T(multi)) if torch else None)
 
 # %% [markdown]
@@ -320,12 +303,12 @@ compare("MultiLabelMarginLoss", nn.MultiLabelMarginLoss()(scores, multi),
 
 # %%
 anchor, positive, negative = (jnp.asarray(rng.standard_normal((4, 8)), jnp.float32) for _ in range(3))
-compare("TripletMarginLoss", nn.TripletMarginLoss()(anchor, positive, negative),
+show("TripletMarginLoss", nn.TripletMarginLoss()(anchor, positive, negative),
         torch.nn.TripletMarginLoss()(T(anchor), T(positive), T(negative)) if torch else None)
-compare("TripletMarginLoss(swap)", nn.TripletMarginLoss(swap=True)(anchor, positive, negative),
+show("TripletMarginLoss(swap)", nn.TripletMarginLoss(swap=True)(anchor, positive, negative),
         torch.nn.TripletMarginLoss(swap=True)(T(anchor), T(positive), T(negative)) if torch else None)
 pair = jnp.array([1.0, -1.0, 1.0, -1.0])
-compare("CosineEmbeddingLoss", nn.CosineEmbeddingLoss()(anchor, positive, pair),
+show("CosineEmbeddingLoss", nn.CosineEmbeddingLoss()(anchor, positive, pair),
         torch.nn.CosineEmbeddingLoss()(T(anchor), T(positive), T(pair)) if torch else None)
 
 # %% [markdown]
@@ -343,9 +326,9 @@ log_probs = jax.nn.log_softmax(jnp.asarray(rng.standard_normal((T_, N, C)), jnp.
 targets = jnp.asarray(rng.integers(1, C, (N, S)))
 input_lengths = jnp.array([30, 25])
 target_lengths = jnp.array([10, 7])
-compare("CTCLoss", nn.CTCLoss()(log_probs, targets, input_lengths, target_lengths),
+show("CTCLoss", nn.CTCLoss()(log_probs, targets, input_lengths, target_lengths),
         torch.nn.CTCLoss()(T(log_probs), T(targets), T(input_lengths), T(target_lengths)) if torch else None)
-compare("CTCLoss('none')", nn.CTCLoss(reduction="none")(log_probs, targets, input_lengths, target_lengths),
+show("CTCLoss('none')", nn.CTCLoss(reduction="none")(log_probs, targets, input_lengths, target_lengths),
         torch.nn.CTCLoss(reduction="none")(T(log_probs), T(targets), T(input_lengths), T(target_lengths))
         if torch else None)
 
@@ -363,7 +346,7 @@ y = jnp.asarray(rng.standard_normal((2, 3)), jnp.float32)
 per_element = nn.L1Loss(reduction="none")(x, y)
 print("per element:\n", per_element)
 for red in ("none", "mean", "sum"):
-    compare(f"L1Loss({red!r})", nn.L1Loss(reduction=red)(x, y),
+    show(f"L1Loss({red!r})", nn.L1Loss(reduction=red)(x, y),
             torch.nn.L1Loss(reduction=red)(T(x), T(y)) if torch else None)
 np.testing.assert_allclose(nn.L1Loss(reduction="mean")(x, y), per_element.sum() / per_element.size, rtol=1e-6)
 
@@ -384,7 +367,7 @@ y = jnp.asarray(rng.integers(0, 2, 5), jnp.float32)
 bce, bce_logits = nn.BCELoss(), nn.BCEWithLogitsLoss()
 print("BCELoss(sigmoid(z)):", bce(jax.nn.sigmoid(z), y), "  BCEWithLogitsLoss(z):", bce_logits(z, y))
 np.testing.assert_allclose(bce(jax.nn.sigmoid(z), y), bce_logits(z, y), rtol=1e-5)
-compare("BCEWithLogitsLoss", bce_logits(z, y), torch.nn.BCEWithLogitsLoss()(T(z), T(y)) if torch else None)
+show("BCEWithLogitsLoss", bce_logits(z, y), torch.nn.BCEWithLogitsLoss()(T(z), T(y)) if torch else None)
 
 # %% [markdown]
 # On confident logits they part ways. In float32, $\sigma(20)$ rounds to exactly `1.0`, so
@@ -408,8 +391,8 @@ for zv in (5.0, 20.0, 200.0):
         zt = T(zz).requires_grad_()
         t_sig = torch.nn.BCELoss()(torch.sigmoid(zt), T(y1))
         t_sig.backward()
-        compare("  vs torch: value", sig, t_sig)
-        compare("  vs torch: gradient", g_sig, zt.grad)
+        show("  vs torch: value", sig, t_sig)
+        show("  vs torch: gradient", g_sig, zt.grad)
 assert float(bce(jax.nn.sigmoid(jnp.array([200.0])), y1)) == 100.0  # the clamp at log = -100
 assert float(bce_logits(jnp.array([200.0]), y1)) == 200.0
 
@@ -459,7 +442,7 @@ if torch:
     topt = torch.optim.SGD([tw], lr=0.1, momentum=0.9)
     tw.grad = torch.ones(2, 2)
     topt.step()
-    compare("SGD step", weight, tw.detach())
+    show("SGD step", weight, tw.detach())
 
 # %% [markdown]
 # A second parameter group with its own hyperparameters, fifty steps, and a save / load round trip

@@ -33,6 +33,8 @@ import numpy as np
 
 import jloss.functional as F
 import jloss.nn as nn
+from jloss.parity import show  # jloss beside torch, agreement asserted
+from jloss.parity import to_torch as T  # a torch copy of an array
 
 try:  # PyTorch is optional: without it the notebook shows jloss alone
     import torch
@@ -41,25 +43,6 @@ except ImportError:
 
 FIGURES = Path("figures")
 FIGURES.mkdir(exist_ok=True)
-
-
-def T(a):
-    """A jax / numpy array as a torch tensor (a copy; integers as int64, torch's index dtype)."""
-    a = np.array(a)
-    return torch.from_numpy(a.astype(np.int64) if a.dtype.kind in "iu" else a)
-
-
-def compare(name, ours, theirs=None, rtol=1e-5, atol=1e-6):
-    """Print jloss's value beside torch's and assert they agree (float32: rel. 1e-5, abs. 1e-6)."""
-    ours = np.asarray(ours, dtype=np.float64)
-    if theirs is None:
-        print(f"{name:<30} jloss {np.array2string(ours, precision=6)}")
-        return
-    theirs = theirs.detach().numpy().astype(np.float64)
-    err = float(np.max(np.abs(ours - theirs))) if ours.size else 0.0
-    print(f"{name:<30} jloss {np.array2string(ours, precision=6)}   "
-          f"torch {np.array2string(theirs, precision=6)}   max |diff| {err:.1e}")
-    np.testing.assert_allclose(ours, theirs, rtol=rtol, atol=atol, err_msg=name)
 
 
 # %% [markdown]
@@ -85,7 +68,7 @@ bce = nn.BCELoss()
 loss_2 = bce(b1, target.astype(jnp.float32))
 print("BCELoss:", loss_2)
 assert abs(loss_2 - 0.4217) < 1e-4
-compare("BCELoss", loss_2, torch.nn.BCELoss()(torch.softmax(T(b), -1), T(target).float()) if torch else None)
+show("BCELoss", loss_2, torch.nn.BCELoss()(torch.softmax(T(b), -1), T(target).float()) if torch else None)
 
 # %% [markdown]
 # Read `b1 = [0.3441, 0.6559]` with `target = [0, 1]` as two samples: the first has label 0 and
@@ -127,8 +110,8 @@ assert loss_ab < loss_ac  # the "wrong" ordering the tutorial points out
 np.testing.assert_allclose(loss_ab, -jnp.log(pred)[0], rtol=1e-6)
 np.testing.assert_allclose(loss_ac, -(c * jnp.log(pred) + (1 - c) * jnp.log(1 - pred))[0], rtol=1e-6)
 if torch:
-    compare("loss_ab", loss_ab, torch.nn.BCELoss()(T(pred), T(b)))
-    compare("loss_ac", loss_ac, torch.nn.BCELoss()(T(pred), T(c)))
+    show("loss_ab", loss_ab, torch.nn.BCELoss()(T(pred), T(b)))
+    show("loss_ac", loss_ac, torch.nn.BCELoss()(T(pred), T(c)))
 
 # %% [markdown]
 # Nothing is broken. With a hard label only the $y \log \hat y$ term survives; with a soft label
@@ -181,7 +164,7 @@ label = jnp.array([[0, 1, 1],
 crition1 = nn.BCEWithLogitsLoss(reduction="none")
 loss1 = crition1(pred, label)
 print(loss1)
-compare("BCEWithLogitsLoss('none')", loss1,
+show("BCEWithLogitsLoss('none')", loss1,
         torch.nn.BCEWithLogitsLoss(reduction="none")(T(pred), T(label)) if torch else None)
 
 # %% [markdown]
@@ -221,7 +204,7 @@ pos_weight = jnp.array([1.0, 3.0, 0.5])
 ours = nn.BCEWithLogitsLoss(pos_weight=pos_weight)(pred, label)
 by_hand = jnp.mean(-(pos_weight * label * jnp.log(a) + (1 - label) * jnp.log(1 - a)))
 np.testing.assert_allclose(ours, by_hand, rtol=1e-5)
-compare("BCEWithLogitsLoss(pos_weight)", ours,
+show("BCEWithLogitsLoss(pos_weight)", ours,
         torch.nn.BCEWithLogitsLoss(pos_weight=T(pos_weight))(T(pred), T(label)) if torch else None)
 
 # %% [markdown]
@@ -241,7 +224,7 @@ logits = jnp.asarray(rng.standard_normal((4, 3)), jnp.float32)
 classes = jnp.array([0, 2, 1, 2])
 ce = nn.CrossEntropyLoss()(logits, classes)
 np.testing.assert_allclose(ce, nn.NLLLoss()(jax.nn.log_softmax(logits, axis=1), classes), rtol=1e-6)
-compare("CrossEntropyLoss", ce, torch.nn.CrossEntropyLoss()(T(logits), T(classes)) if torch else None)
+show("CrossEntropyLoss", ce, torch.nn.CrossEntropyLoss()(T(logits), T(classes)) if torch else None)
 
 # %% [markdown]
 # **How does it differ from `BCELoss`?** The softmax makes the classes compete: their
@@ -267,7 +250,7 @@ np.testing.assert_allclose(ce2, bce2, rtol=1e-5)
 smoothed = nn.CrossEntropyLoss(label_smoothing=0.1)(logits, classes)
 soft_target = 0.9 * jax.nn.one_hot(classes, 3) + 0.1 / 3
 np.testing.assert_allclose(smoothed, nn.CrossEntropyLoss()(logits, soft_target), rtol=1e-5)
-compare("CrossEntropyLoss(smoothing)", smoothed,
+show("CrossEntropyLoss(smoothing)", smoothed,
         torch.nn.CrossEntropyLoss(label_smoothing=0.1)(T(logits), T(classes)) if torch else None)
 
 # %% [markdown]
@@ -296,7 +279,7 @@ w = jnp.array([1.0, 2.0, 0.5])
 for reduction in ("none", "sum", "mean"):
     ours = nn.NLLLoss(weight=w, reduction=reduction)(log_p, target)
     theirs = torch.nn.NLLLoss(weight=T(w), reduction=reduction)(T(log_p), T(target)) if torch else None
-    compare(f"NLLLoss(weight, {reduction!r})", ours, theirs)
+    show(f"NLLLoss(weight, {reduction!r})", ours, theirs)
 
 kept = target != -100
 picked = -jnp.take_along_axis(log_p, jnp.where(kept, target, 0)[:, None], axis=1)[:, 0]
@@ -304,7 +287,7 @@ wt = jnp.where(kept, w[jnp.where(kept, target, 0)], 0.0)
 np.testing.assert_allclose(nn.NLLLoss(weight=w)(log_p, target), jnp.sum(wt * picked) / jnp.sum(wt), rtol=1e-5)
 
 ours = nn.NLLLoss(ignore_index=2)(log_p, jnp.array([0, 2, 1, 1, 2]))
-compare("NLLLoss(ignore_index=2)", ours,
+show("NLLLoss(ignore_index=2)", ours,
         torch.nn.NLLLoss(ignore_index=2)(T(log_p), T(jnp.array([0, 2, 1, 1, 2]))) if torch else None)
 
 # %% [markdown]

@@ -45,6 +45,8 @@ import jloss.nn as nn
 from jloss.data import DataLoader, cifar10_standin
 from jloss.interop import torch_state_dict
 from jloss.models import CIFAR10Net
+from jloss.parity import show  # jloss beside torch, agreement asserted
+from jloss.parity import to_torch as T  # a torch copy of an array
 
 try:  # PyTorch is optional: without it the notebook shows jloss alone
     import torch
@@ -53,25 +55,6 @@ except ImportError:
 
 FIGURES = Path("figures")
 FIGURES.mkdir(exist_ok=True)
-
-
-def T(a):
-    """A jax / numpy array as a torch tensor (a copy; integers as int64, torch's index dtype)."""
-    a = np.array(a)
-    return torch.from_numpy(a.astype(np.int64) if a.dtype.kind in "iu" else a)
-
-
-def compare(name, ours, theirs=None, rtol=1e-5, atol=1e-6):
-    """Print jloss's value beside torch's and assert they agree (float32: rel. 1e-5, abs. 1e-6)."""
-    ours = np.asarray(ours, dtype=np.float64)
-    if theirs is None:
-        print(f"{name:<24} jloss {np.array2string(ours, precision=6)}")
-        return
-    theirs = theirs.detach().numpy().astype(np.float64)
-    err = float(np.max(np.abs(ours - theirs))) if ours.size else 0.0
-    print(f"{name:<24} jloss {np.array2string(ours, precision=6)}   "
-          f"torch {np.array2string(theirs, precision=6)}   max |diff| {err:.1e}")
-    np.testing.assert_allclose(ours, theirs, rtol=rtol, atol=atol, err_msg=name)
 
 
 # %% [markdown]
@@ -101,8 +84,8 @@ print(result)  # 0 + 0 + 2
 assert result == 2.0  # the tutorial prints tensor(2.)
 
 if torch:
-    compare("L1Loss", nn.L1Loss()(inputs, targets), torch.nn.L1Loss()(T(inputs), T(targets)))
-    compare("L1Loss(sum)", result, torch.nn.L1Loss(reduction="sum")(T(inputs), T(targets)))
+    show("L1Loss", nn.L1Loss()(inputs, targets), torch.nn.L1Loss()(T(inputs), T(targets)))
+    show("L1Loss(sum)", result, torch.nn.L1Loss(reduction="sum")(T(inputs), T(targets)))
 
 # %% [markdown]
 # ## 2. `MSELoss` (mean squared error)
@@ -115,7 +98,7 @@ loss_mse = nn.MSELoss()
 result_mse = loss_mse(inputs, targets)
 print(result_mse)
 assert abs(result_mse - 1.3333) < 1e-4  # the tutorial prints tensor(1.3333)
-compare("MSELoss", result_mse, torch.nn.MSELoss()(T(inputs), T(targets)) if torch else None)
+show("MSELoss", result_mse, torch.nn.MSELoss()(T(inputs), T(targets)) if torch else None)
 
 # %% [markdown]
 # ## 3. `CrossEntropyLoss`
@@ -141,7 +124,7 @@ assert abs(result_cross - 1.1019) < 1e-4  # the tutorial prints tensor(1.1019)
 by_hand = -0.2 + math.log(math.exp(0.1) + math.exp(0.2) + math.exp(0.3))
 print("by hand:", by_hand)
 assert abs(result_cross - by_hand) < 1e-6
-compare("CrossEntropyLoss", result_cross, torch.nn.CrossEntropyLoss()(T(x), T(y)) if torch else None)
+show("CrossEntropyLoss", result_cross, torch.nn.CrossEntropyLoss()(T(x), T(y)) if torch else None)
 
 # %% [markdown]
 # ## 4. What a gradient is
@@ -161,7 +144,7 @@ np.testing.assert_allclose(g, jax.nn.softmax(x) - jax.nn.one_hot(y, 3), rtol=1e-
 if torch:
     xt = T(x).requires_grad_()
     torch.nn.CrossEntropyLoss()(xt, T(y)).backward()  # PyTorch's way: backward() fills xt.grad
-    compare("gradient", g, xt.grad)
+    show("gradient", g, xt.grad)
 
 # %% [markdown]
 # A gradient component is a slope, so we can check it without any calculus: nudge one score by a
@@ -250,23 +233,14 @@ for path, g in nnx.to_flat_state(grads):
 
 # %%
 if torch:
-    class Tudui(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.model1 = torch.nn.Sequential(
-                torch.nn.Conv2d(3, 32, 5, padding=2), torch.nn.MaxPool2d(2),
-                torch.nn.Conv2d(32, 32, 5, padding=2), torch.nn.MaxPool2d(2),
-                torch.nn.Conv2d(32, 64, 5, padding=2), torch.nn.MaxPool2d(2),
-                torch.nn.Flatten(), torch.nn.Linear(1024, 64), torch.nn.Linear(64, 10))
+    from jloss.models.torch_reference import torch_twin  # the tutorials' nets, as written there
 
-        def forward(self, x):
-            return self.model1(x)
-
+    Tudui = torch_twin("CIFAR10Net")  # tutorial 002's class Tudui(nn.Module), verbatim
     torch_tudui = Tudui()
     torch_tudui.load_state_dict({k: torch.from_numpy(v) for k, v in torch_state_dict(tudui).items()})
     torch_loss = torch.nn.CrossEntropyLoss()(torch_tudui(T(imgs).permute(0, 3, 1, 2)), T(targets))
     torch_loss.backward()
-    compare("loss", value, torch_loss)
+    show("loss", value, torch_loss)
 
     grad_model = nnx.clone(tudui)
     nnx.update(grad_model, grads)  # a model whose "weights" are our gradients

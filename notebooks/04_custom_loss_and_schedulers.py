@@ -34,6 +34,7 @@ import jloss.nn as nn
 import jloss.optim as optim
 from jloss.models import LinearNet
 from jloss.optim import lr_scheduler
+from jloss.parity import to_torch as T  # a torch copy of an array
 
 try:  # PyTorch is optional: without it the notebook shows jloss alone
     import torch
@@ -43,11 +44,6 @@ except ImportError:
 FIGURES = Path("figures")
 FIGURES.mkdir(exist_ok=True)
 rng = np.random.default_rng(0)
-
-
-def T(a):
-    """A jax / numpy array as a torch tensor (a copy)."""
-    return torch.from_numpy(np.array(a))
 
 
 # %% [markdown]

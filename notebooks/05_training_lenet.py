@@ -51,6 +51,8 @@ import jloss.optim as optim
 from jloss.data import DataLoader, load_mnist, train_test_split
 from jloss.interop import torch_state_dict
 from jloss.models import Net
+from jloss.parity import show  # jloss beside torch, agreement asserted
+from jloss.parity import to_torch as T  # a torch copy of an array
 from jloss.train import evaluate, fit, make_train_step, optax_update, parameters, split_model
 
 try:  # PyTorch is optional: without it the notebook shows jloss alone
@@ -63,28 +65,9 @@ FIGURES.mkdir(exist_ok=True)
 START = time.perf_counter()
 
 
-def T(a):
-    """A jax / numpy array as a torch tensor (a copy; integers as int64, torch's index dtype)."""
-    a = np.array(a)
-    return torch.from_numpy(a.astype(np.int64) if a.dtype.kind in "iu" else a)
-
-
 def NCHW(images):
     """An NHWC image batch as a torch NCHW tensor (a copy with standard strides, as ``view`` needs)."""
     return torch.from_numpy(np.transpose(np.asarray(images), (0, 3, 1, 2)).copy())
-
-
-def compare(name, ours, theirs=None, rtol=1e-5, atol=1e-6):
-    """Print jloss's value beside torch's and assert they agree (float32: rel. 1e-5, abs. 1e-6)."""
-    ours = np.asarray(ours, dtype=np.float64)
-    if theirs is None:
-        print(f"{name:<28} jloss {np.array2string(ours, precision=6)}")
-        return
-    theirs = theirs.detach().numpy().astype(np.float64)
-    err = float(np.max(np.abs(ours - theirs))) if ours.size else 0.0
-    print(f"{name:<28} jloss {np.array2string(ours, precision=6)}   "
-          f"torch {np.array2string(theirs, precision=6)}   max |diff| {err:.1e}")
-    np.testing.assert_allclose(ours, theirs, rtol=rtol, atol=atol, err_msg=name)
 
 
 def in_torch_layout(model, params):
@@ -146,28 +129,14 @@ print("trainable parameters:", n_params)
 assert n_params == 6 * 25 + 6 + 16 * 6 * 25 + 16 + 400 * 120 + 120 + 120 * 84 + 84 + 84 * 10 + 10 == 61706
 
 # %% [markdown]
-# Where PyTorch is installed, we build the tutorial's `Net` exactly as written and give it our
-# initial weights, so that every number below can be checked against PyTorch's.
+# Where PyTorch is installed, we build the tutorial's `Net` exactly as written (its code is in
+# `jloss/models/torch_reference.py`) and give it our initial weights, so that every number below can be checked against PyTorch's.
 
 # %%
 if torch:
-    class TorchNet(torch.nn.Module):  # the tutorial's code
-        def __init__(self):
-            super().__init__()
-            self.conv1 = torch.nn.Conv2d(1, 6, 5)
-            self.conv2 = torch.nn.Conv2d(6, 16, 5)
-            self.fc1 = torch.nn.Linear(16 * 5 * 5, 120)
-            self.fc2 = torch.nn.Linear(120, 84)
-            self.fc3 = torch.nn.Linear(84, 10)
+    from jloss.models.torch_reference import torch_twin  # the tutorials' nets, as written there
 
-        def forward(self, x):
-            x = torch.nn.functional.max_pool2d(torch.nn.functional.relu(self.conv1(x)), (2, 2))
-            x = torch.nn.functional.max_pool2d(torch.nn.functional.relu(self.conv2(x)), 2)
-            x = x.view(-1, 16 * 5 * 5)
-            x = torch.nn.functional.relu(self.fc1(x))
-            x = torch.nn.functional.relu(self.fc2(x))
-            return self.fc3(x)
-
+    TorchNet = torch_twin("Net")  # tutorial 004's class Net(nn.Module), verbatim
     torch_net = TorchNet()
     torch_net.load_state_dict({k: torch.from_numpy(v) for k, v in torch_names.items()})
     print(torch_net)
@@ -183,7 +152,7 @@ out = net(x)
 print(out)
 assert out.shape == (1, 10)
 if torch:
-    compare("net(input)", out, torch_net(NCHW(x)))
+    show("net(input)", out, torch_net(NCHW(x)))
 
 # %% [markdown]
 # The tutorial then zeroes the gradient buffers and backpropagates *random gradients* into the
@@ -201,7 +170,7 @@ print("v^T d out / d conv1.bias:", vjp_grads["conv1"]["bias"])
 if torch:
     torch_net.zero_grad()
     torch_net(NCHW(x)).backward(T(v))
-    compare("out.backward(v): conv1.bias", vjp_grads["conv1"]["bias"], torch_net.conv1.bias.grad)
+    show("out.backward(v): conv1.bias", vjp_grads["conv1"]["bias"], torch_net.conv1.bias.grad)
 
 # %% [markdown]
 # ## 3. The loss function
@@ -220,7 +189,7 @@ np.testing.assert_allclose(loss, jnp.mean((out - target) ** 2), rtol=1e-6)
 if torch:
     torch_out = torch_net(NCHW(x))
     torch_loss = torch.nn.MSELoss()(torch_out, T(target))
-    compare("MSELoss", loss, torch_loss)
+    show("MSELoss", loss, torch_loss)
 
 # %% [markdown]
 # ## 4. Backpropagation: `jax.grad`
@@ -275,7 +244,7 @@ if torch:
     print("conv1.bias.grad before backward:", torch_net.conv1.bias.grad)
     torch_loss.backward()
     ours = in_torch_layout(net, grads)
-    compare("grad conv1.bias", ours["conv1.bias"], torch_net.conv1.bias.grad)
+    show("grad conv1.bias", ours["conv1.bias"], torch_net.conv1.bias.grad)
     for name, p in torch_net.named_parameters():
         np.testing.assert_allclose(ours[name], p.grad.numpy(), rtol=1e-5, atol=1e-6, err_msg=name)
     print("all 10 gradients agree with torch's")
@@ -533,7 +502,7 @@ criterion_w = nn.CrossEntropyLoss(weight=weight, reduction="sum")
 weighted = criterion_w(logits, classes)
 per_sample = nn.CrossEntropyLoss(reduction="none")(logits, classes)
 np.testing.assert_allclose(weighted, jnp.sum(weight[classes] * per_sample), rtol=1e-6)
-compare("CE(weight, 'sum')", weighted,
+show("CE(weight, 'sum')", weighted,
         torch.nn.CrossEntropyLoss(weight=T(weight), reduction="sum")(T(logits), T(classes)) if torch else None)
 
 # %% [markdown]
@@ -560,7 +529,7 @@ weighted_mean = nn.CrossEntropyLoss(weight=weight)(logits, classes)
 print(f"'mean': {float(weighted_mean):.6f} = sum / sum(w[y]) = {float(weighted / jnp.sum(weight[classes])):.6f}"
       f"   (sum / N would be {float(weighted / 8):.6f})")
 np.testing.assert_allclose(weighted_mean, weighted / jnp.sum(weight[classes]), rtol=1e-6)
-compare("CE(weight, 'mean')", weighted_mean,
+show("CE(weight, 'mean')", weighted_mean,
         torch.nn.CrossEntropyLoss(weight=T(weight))(T(logits), T(classes)) if torch else None)
 
 # %% [markdown]
@@ -639,9 +608,9 @@ if torch:
             log_p = torch.nn.functional.log_softmax(input, dim=1)
             return torch.nn.functional.nll_loss((1 - log_p.exp()) ** self.gamma * log_p, target, weight=self.weight)
 
-    compare("FocalLoss(weight, γ=2)", ours, TorchFocalLoss(T(weight), 2.0)(T(logits), T(classes)))
+    show("FocalLoss(weight, γ=2)", ours, TorchFocalLoss(T(weight), 2.0)(T(logits), T(classes)))
 else:
-    compare("FocalLoss(weight, γ=2)", ours)
+    show("FocalLoss(weight, γ=2)", ours)
 
 # %% [markdown]
 # ## 10. NLL loss = log-softmax + NLL
@@ -665,7 +634,7 @@ np.testing.assert_allclose(nn.CrossEntropyLoss(weight=weight, reduction="sum")(l
 picked = -jnp.take_along_axis(jax.nn.log_softmax(logits, axis=1), classes.reshape(-1, 1), axis=1).reshape(-1)
 np.testing.assert_allclose(ce, jnp.mean(picked), rtol=1e-6)  # "pick and negate", by hand
 if torch:
-    compare("log_softmax + NLLLoss", log_softmax_nll,
+    show("log_softmax + NLLLoss", log_softmax_nll,
             torch.nn.NLLLoss()(torch.log_softmax(T(logits), dim=1), T(classes)))
 
 # %% [markdown]

@@ -105,3 +105,23 @@ def test_registry_names_are_unique_and_have_cases():
     assert parity.get(names[0]).name == names[0]
     with pytest.raises(KeyError):
         parity.get("no.such.component")
+
+
+def test_show_prints_both_and_asserts_agreement(capsys):
+    import torch  # noqa: PLC0415
+
+    from jloss.parity import show, to_torch
+
+    t = to_torch(np.array([1, 2], dtype=np.int32))
+    assert t.dtype == torch.int64  # torch's index dtype
+    a = np.array([0.5, 1.5], dtype=np.float32)
+    ta = to_torch(a)
+    a[0] = 9.0  # a copy, not a view of the array
+    assert float(ta[0]) == 0.5
+    show("same", np.array([0.5, 1.5]), ta)
+    assert "torch" in capsys.readouterr().out
+    show("alone", np.array([1.0]))
+    out = capsys.readouterr().out
+    assert "alone" in out and "torch" not in out
+    with pytest.raises(AssertionError):
+        show("differs", np.array([0.5, 1.6]), ta)

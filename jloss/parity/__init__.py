@@ -14,8 +14,10 @@ from ._registry import get as get
 from ._registry import register as register
 from ._report import run_all as run_all
 from ._report import table as table
+from ._show import show as show
+from ._show import to_torch as to_torch
 
 __all__ = [
     "TOLERANCES", "Case", "CaseResult", "Component", "Pair", "Report", "compare", "components",
-    "get", "register", "rel_error", "run_all", "run_case", "table",
+    "get", "register", "rel_error", "run_all", "run_case", "show", "table", "to_torch",
 ]
