@@ -504,9 +504,11 @@ _BCE_EPS = float(np.float32(1e-12))
 
 
 def _bce_elem_bwd(res, g):
-    x, y = res
-    gx = g * (x - y) / jnp.maximum((1 - x) * x, _BCE_EPS)
-    gy = -jnp.log(x / (1 - x)) * g  # torch: -logit(x) * grad
+    # the barrier keeps XLA from sharing intermediates of the loss's fused sum with the gradient
+    # (its own constant 1 too: a shared full-size broadcast of 1 would be materialised)
+    x, y, one = lax.optimization_barrier((*res, jnp.ones((), res[0].dtype)))
+    gx = g * (x - y) / jnp.maximum((one - x) * x, _BCE_EPS)
+    gy = -jnp.log(x / (one - x)) * g  # torch: -logit(x) * grad
     return gx, gy
 
 
@@ -517,7 +519,10 @@ _bce_elem.defvjp(_bce_elem_fwd, _bce_elem_bwd)
 def _bce(x, y, w, *, reduction: str):
     loss = _bce_elem(x, y)
     # A target outside [0, 1] (only reachable under jit) is NaN, like an input outside [0, 1].
-    loss = jnp.where((y >= 0) & (y <= 1), loss, jnp.asarray(jnp.nan, loss.dtype))
+    # (no select: sqrt(min(y, 0)) + sqrt(min(1 - y, 0)) is 0 in range and NaN outside, which
+    # keeps the sum one fused pass)
+    poison = jnp.sqrt(jnp.minimum(y, 0)) + jnp.sqrt(jnp.minimum(1 - y, 0))
+    loss = loss + lax.stop_gradient(poison)
     if w is not None:
         loss = loss * jnp.broadcast_to(w, loss.shape)
     return R.reduce(loss, reduction)
@@ -581,10 +586,13 @@ def _log_sigmoid(x: jax.Array) -> jax.Array:
 
 @jax.custom_vjp
 def _bcel_elem(x: jax.Array, y: jax.Array, pw: jax.Array | None) -> jax.Array:
+    # the constant 1 passes an optimization barrier: XLA would otherwise share one full-size
+    # broadcast of 1 between this sum and the gradient's sigmoid, and materialise it
+    one = lax.optimization_barrier(jnp.ones((), x.dtype))
     ls = _log_sigmoid(x)
     if pw is not None:
-        ls = ls * ((pw - 1) * y + 1)
-    return (1 - y) * x - ls
+        ls = ls * ((pw - one) * y + one)
+    return (one - y) * x - ls
 
 
 def _bcel_elem_fwd(x, y, pw):
@@ -592,7 +600,7 @@ def _bcel_elem_fwd(x, y, pw):
 
 
 def _bcel_elem_bwd(res, g):
-    x, y, pw = res
+    x, y, pw = lax.optimization_barrier(res)  # (as in _bce_elem_bwd)
     # torch's binary_cross_entropy_with_logits_backward / _target_backward
     if pw is None:
         gx = (jax.nn.sigmoid(x) - y) * g

@@ -7,7 +7,6 @@ from functools import partial
 
 import jax
 import jax.numpy as jnp
-from jax.scipy.special import xlogy
 from jax.typing import ArrayLike
 
 from .. import _checks as C
@@ -21,11 +20,30 @@ _MEAN_WARNING = (
 )
 
 
+@jax.custom_jvp
+def _xlogx(y: jax.Array) -> jax.Array:
+    """``xlogy(y, y)`` (0 at ``y = 0``, NaN below 0) without a select, so XLA fuses it into the sum.
+
+    ``y log(max(y, tiny))`` is ``y log y`` for every ``y >= tiny`` and 0 at 0; ``sqrt(min(y, 0))``
+    adds 0, or NaN for a negative (or NaN) ``y``. The derivative is ``jax.scipy.special.xlogy``'s,
+    ``log y + y / y`` (NaN at 0, as torch's).
+    """
+    tiny = jnp.finfo(y.dtype).tiny
+    return y * jnp.log(jnp.maximum(y, tiny)) + 0 * jnp.sqrt(jnp.minimum(y, 0))
+
+
+@_xlogx.defjvp
+def _xlogx_jvp(primals, tangents):
+    (y,), (dy,) = primals, tangents
+    log_y = jnp.where(y == 0, jnp.zeros((), y.dtype), jnp.log(y))
+    return _xlogx(y), dy * (log_y + y / y)
+
+
 @partial(jax.jit, static_argnames=("reduction", "log_target", "batch_size"))
 def _kl_div(x, y, *, reduction: str, log_target: bool, batch_size: int | None):
     # torch: exp(t) * (t - x) with log_target, else xlogy(t, t) - t * x (t = 0 contributes 0;
     # the gradient w.r.t. t there is NaN in torch and here: d/dt t log t is unbounded at 0).
-    loss = jnp.exp(y) * (y - x) if log_target else xlogy(y, y) - y * x
+    loss = jnp.exp(y) * (y - x) if log_target else _xlogx(y) - y * x
     if reduction == "batchmean":
         # an empty batch divides by 0 (NaN), as torch; a 0-d input is not divided
         return R.reduce(loss, "batchmean", batch_size=1 if batch_size is None else batch_size)

@@ -37,10 +37,19 @@ def _clamp_min0_jvp(primals, tangents):
     return _clamp_min0(u), jnp.where(u >= 0, du, jnp.zeros_like(du))
 
 
+@jax.custom_jvp
 def _softplus(z: jax.Array) -> jax.Array:
-    # logaddexp(z, 0) = max(z, 0) + log1p(exp(-|z|)), with the derivative sigmoid(z) everywhere
-    # (spelling the formula out would get 0 at z = 0 from jnp.abs's one-sided derivative).
-    return jnp.logaddexp(z, 0)
+    # logaddexp(z, 0) = max(z, 0) + log1p(exp(-|z|)), spelled out: jnp.logaddexp's NaN / inf
+    # selects would split XLA's fusion with the reduction that follows. The derivative is
+    # sigmoid(z) everywhere (autodiff of the formula would get 0 at z = 0 from abs).
+    return jnp.maximum(z, 0) + jnp.log1p(jnp.exp(-jnp.abs(z)))
+
+
+@_softplus.defjvp
+def _softplus_jvp(primals, tangents):
+    (z,), (dz,) = primals, tangents
+    # the barrier keeps XLA from sharing intermediates of the loss's fused sum with the gradient
+    return _softplus(z), jax.nn.sigmoid(jax.lax.optimization_barrier(z)) * dz
 
 
 def _log_sigmoid(x: jax.Array) -> jax.Array:
@@ -259,9 +268,49 @@ def soft_margin_loss(
 # ---- multilabel_soft_margin_loss -----------------------------------------------------------
 
 
+_FAST_MSM = True
+
+
+@jax.custom_jvp
+def _msm_elem(x: jax.Array, y: jax.Array) -> jax.Array:
+    """``-(y log sigmoid(x) + (1 - y) log sigmoid(-x))`` (x, y of one shape and dtype).
+
+    Its derivative is autodiff's of that formula, computed from an optimization barrier's copy
+    of the inputs: XLA then fuses the loss into its sum and the gradient into its output, instead
+    of materialising intermediates the two would share.
+    """
+    one = jax.lax.optimization_barrier(jnp.ones((), x.dtype))
+    # log sigmoid(+-x) = min(+-x, 0) - log1p(exp(-|x|)): the same values as _log_sigmoid, with the
+    # transcendental part computed once for both
+    e = jnp.log1p(jnp.exp(-jnp.abs(x)))
+    return -(y * (jnp.minimum(x, 0) - e) + (one - y) * (jnp.minimum(-x, 0) - e))
+
+
+@_msm_elem.defjvp
+def _msm_elem_jvp(primals, tangents):
+    (x, y), (dx, dy) = primals, tangents
+    xb, yb = jax.lax.optimization_barrier((x, y))
+    # d log sigmoid(x) / dx = sigmoid(-x); d log sigmoid(-x) / dx = -sigmoid(x)
+    # sigmoid(|x|) = 1 / (1 + t), sigmoid(-|x|) = t / (1 + t) with t = exp(-|x|), both from one exp
+    t = jnp.exp(-jnp.abs(xb))
+    big, small = 1 / (1 + t), t / (1 + t)
+    pos = xb >= 0
+    sig_x, sig_neg_x = jnp.where(pos, big, small), jnp.where(pos, small, big)
+    gx = -(yb * sig_neg_x - (1 - yb) * sig_x)
+    e = jnp.log1p(t)
+    gy = -((jnp.minimum(xb, 0) - e) - (jnp.minimum(-xb, 0) - e))
+    return _msm_elem(x, y), gx * dx + gy * dy
+
+
 @partial(jax.jit, static_argnames=("reduction", "shape", "wshape", "class_axis", "n_classes", "x_dtype", "dtype", "out_dtype"))
 def _multilabel_soft_margin(x, y, w, *, reduction, shape, wshape, class_axis, n_classes, x_dtype, dtype, out_dtype):
     x = x.astype(x_dtype)
+    if _FAST_MSM and x_dtype == dtype and tuple(x.shape) == shape and tuple(y.shape) == shape:
+        loss = _msm_elem(x, y.astype(dtype))  # the common case, in one fused pass
+        if w is not None:
+            loss = jnp.broadcast_to(loss, wshape) * jnp.broadcast_to(w.astype(dtype), wshape)
+        loss = jnp.sum(loss, axis=class_axis) / n_classes
+        return R.reduce(loss, reduction).astype(out_dtype)
     # torch: -(y * logsigmoid(x) + (1 - y) * logsigmoid(-x)), each log-sigmoid in input's dtype.
     ls_pos = jnp.broadcast_to(_log_sigmoid(x).astype(dtype), shape)
     ls_neg = jnp.broadcast_to(_log_sigmoid(-x).astype(dtype), shape)

@@ -55,14 +55,15 @@ def _weighted_pair(fn: str, input, target, weight):
     return x.astype(cdt), y.astype(cdt), w.astype(cdt), out_dtype
 
 
-def _abs(d: jax.Array) -> jax.Array:
-    """``|d|`` (exactly); its derivative is set by :func:`_elementwise`'s JVP."""
-    return d * jnp.sign(d)
-
-
 @partial(jax.custom_jvp, nondiff_argnums=(1, 2))
 def _elementwise(d: jax.Array, kind: str, param: float | None) -> jax.Array:
-    """Per-element loss of the difference ``d = input - target``, in torch's expression order.
+    """Per-element loss of the difference ``d = input - target``, torch's values.
+
+    Written with ``abs`` / ``min`` and arithmetic only (no compare-and-select), so that XLA fuses
+    it into the reduction that follows (a select splits the fusion and materialises the
+    per-element loss). With ``m = min(|d|, p)``, huber is ``m (|d| - m / 2)``: ``0.5 z^2`` below
+    the threshold (bit for bit, as ``z - z / 2`` is exact) and ``delta (z - delta / 2)`` above it,
+    torch's two branches; smooth_l1 is ``0.5 m^2 / beta + (z - m)``, torch's value to rounding.
 
     The derivative is torch's backward formula, not autodiff of the branches: it stays finite
     for an infinite ``d`` (``-1`` / ``+1`` for smooth_l1, ``-delta`` / ``+delta`` for huber, where
@@ -70,38 +71,64 @@ def _elementwise(d: jax.Array, kind: str, param: float | None) -> jax.Array:
     ``sgn(d)`` is 0 at ``d = 0`` and at ``d = NaN``, as torch's ``sgn``.
     """
     if kind == "l1":
-        return _abs(d)
+        return jnp.abs(d)
     if kind == "mse":
         return d * d
-    z = _abs(d)
+    z = jnp.abs(d)
     if kind == "huber":  # torch: z < delta ? 0.5 z^2 : delta (z - 0.5 delta)
-        return jnp.where(z < param, 0.5 * z * z, param * (z - 0.5 * param))
+        m = jnp.minimum(z, param)
+        return m * (z - 0.5 * m)
     if kind == "smooth_l1":  # torch: z < beta ? 0.5 z^2 / beta : z - 0.5 beta   (beta > 0 here)
-        return jnp.where(z < param, 0.5 * z * z / param, z - 0.5 * param)
+        m = jnp.minimum(z, param)
+        return 0.5 * m * m / param + (z - m)
     raise ValueError(f"_elementwise: unknown kind {kind!r}")
+
+
+def _deriv(d: jax.Array, kind: str, param) -> jax.Array:
+    """torch's derivative of the per-element loss w.r.t. ``d`` (``param`` a float or 0-d array)."""
+    zero, one = jnp.zeros((), d.dtype), jnp.ones((), d.dtype)
+    if kind == "l1":  # torch: grad * sgn(d), 0 at d = 0 and d = NaN
+        return jnp.where(d > 0, one, jnp.where(d < 0, -one, zero))
+    if kind == "mse":  # torch: 2 (x - y) grad
+        return 2 * d
+    p = jnp.asarray(param, d.dtype)
+    deriv = jax.lax.clamp(-p, d, p)  # huber, torch: d < -delta ? -delta : (d > delta ? delta : d)
+    if kind == "smooth_l1":  # torch: d < -beta ? -1 : (d > beta ? 1 : d / beta)
+        deriv = deriv / p
+    return deriv
 
 
 @_elementwise.defjvp
 def _elementwise_jvp(kind, param, primals, tangents):
     (d,), (t,) = primals, tangents
-    one = jnp.ones((), d.dtype)
-    if kind == "l1":  # torch: grad * sgn(d)
-        deriv = jnp.where(jnp.isnan(d), jnp.zeros((), d.dtype), jnp.sign(d))
-    elif kind == "mse":  # torch: 2 (x - y) grad
-        deriv = 2 * d
-    elif kind == "huber":  # torch: d < -delta ? -delta : (d > delta ? delta : d)
-        p = jnp.asarray(param, d.dtype)
-        deriv = jnp.where(d < -p, -p, jnp.where(d > p, p, d))
-    else:  # smooth_l1, torch: d < -beta ? -1 : (d > beta ? 1 : d / beta)
-        deriv = jnp.where(d < -param, -one, jnp.where(d > param, one, d / param))
-    return _elementwise(d, kind, param), deriv * t
+    return _elementwise(d, kind, param), _deriv(d, kind, param) * t
+
+
+@partial(jax.custom_jvp, nondiff_argnums=(2, 3))
+def _pointwise(x: jax.Array, y: jax.Array, kind: str, param: float | None) -> jax.Array:
+    """``_elementwise(x - y)``, with its derivative computed from its own copy of ``x - y``.
+
+    The optimization barrier in the JVP keeps XLA from sharing one ``x - y`` (or one broadcast
+    constant) between the loss, fused into the reduction, and the gradient, fused into its
+    output: a shared intermediate would be materialised, a full extra pass over memory.
+    Values and derivatives are those of :func:`_elementwise`.
+    """
+    return _elementwise(x - y, kind, param)
+
+
+@_pointwise.defjvp
+def _pointwise_jvp(kind, param, primals, tangents):
+    (x, y), (tx, ty) = primals, tangents
+    p = None if param is None else jnp.asarray(param, x.dtype)
+    xb, yb, pb = jax.lax.optimization_barrier((x, y, p))
+    return _elementwise(x - y, kind, param), _deriv(xb - yb, kind, pb) * (tx - ty)
 
 
 @partial(jax.jit, static_argnames=("reduction", "kind", "param", "weighted_mean"))
 def _weighted_pointwise(
     x, y, w, *, reduction: str, kind: str, param: float | None = None, weighted_mean: bool = True
 ):
-    e = _elementwise(x - y, kind, param)
+    e = _pointwise(x, y, kind, param)
     if w is None:
         return R.reduce(e, reduction)
     e = e * jnp.broadcast_to(w, e.shape)
@@ -321,7 +348,8 @@ def _clamp_var(var: jax.Array, eps: float) -> jax.Array:
 
     Negative entries only reach here under a plain ``jit`` (concrete inputs raise first).
     """
-    return jnp.where(var < 0, jnp.asarray(jnp.nan, var.dtype), jnp.maximum(var, eps))
+    # sqrt(min(var, 0)) is 0, or NaN for a negative var: no select, so XLA fuses it into the sum
+    return jnp.maximum(var, eps) + jnp.sqrt(jnp.minimum(var, 0))
 
 
 def _clamp_var_fwd(var, eps):
