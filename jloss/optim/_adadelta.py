@@ -45,6 +45,9 @@ def scale_by_torch_adadelta(
         d = jax.tree.map(delta, sq, state.acc_delta, g)
         acc = jax.tree.map(lambda a, di: a * B.cast_like(rho, a) + B.cast_like(1 - rho, di) * di * di,
                            state.acc_delta, d)
+        # the parameter pass re-computes delta (the barrier keeps XLA from sharing its square roots
+        # with the acc_delta pass through two extra stored temporaries)
+        d = jax.tree.map(delta, *jax.lax.optimization_barrier((sq, state.acc_delta, g)))
         updates = jax.tree.map(lambda di: B.cast_like(-lr, di) * di, d)
         return updates, AdadeltaState(step, sq, acc)
 

@@ -39,7 +39,9 @@ def scale_by_torch_asgd(
 
     def init(params):
         return ASGDState(
-            step=jnp.zeros([], jnp.int32), eta=jnp.asarray(lr, f32), mu=jnp.ones([], f32),
+            # a fresh array: ``jnp.asarray`` would alias ``hyperparams['lr']`` when it is already float32,
+            # and a donated state (``jax.jit(..., donate_argnums=...)``) would donate that buffer twice
+            step=jnp.zeros([], jnp.int32), eta=jnp.array(lr, f32, copy=True), mu=jnp.ones([], f32),
             ax=B.tree_zeros_like(params),
         )
 
@@ -51,14 +53,23 @@ def scale_by_torch_asgd(
         g = B.maybe_negate(grads, maximize)
         g = B.add_l2(g, params, weight_decay, has_decay)
         # param.mul_(1 - lambd * eta); param.add_(grad, alpha=-eta)
-        new_p = jax.tree.map(
-            lambda p, gi: p * B.cast_like(1 - lambd * eta, p) + B.cast_like(-eta, gi) * gi, params, g)
+        def sgd_step(params, g):
+            return jax.tree.map(
+                lambda p, gi: p * B.cast_like(1 - lambd * eta, p) + B.cast_like(-eta, gi) * gi, params, g)
+
+        new_p = sgd_step(params, g)
         mu = state.mu
 
         def average(ax, p):
             return jnp.where(mu != 1, ax + (p - ax) * mu.astype(ax.dtype), p)
 
         ax = jax.tree.map(average, state.ax, new_p)
+        # while mu == 1 (the first t0 steps) ax is the new parameter: the parameter pass reads it
+        # (the same numbers), so it runs after the ax pass has read the old parameters and XLA need
+        # not copy them (apply_updates overwrites the donated parameters in place)
+        # (the barrier keeps XLA from storing new_p as a temporary shared by the two passes)
+        p2, g2 = jax.lax.optimization_barrier((params, g))
+        new_p = jax.tree.map(lambda a, q: jnp.where(mu == 1, a, q), ax, sgd_step(p2, g2))
         t = jnp.asarray(step, B.scalar_dtype())
         if np.dtype(B.scalar_dtype()) == np.float64:
             new_eta = lr / (1 + lambd * lr * t) ** alpha  # torch's Python-float formula
