@@ -212,14 +212,25 @@ if torch:
 # %%
 jaxpr = jax.make_jaxpr(net)(x).jaxpr
 NAMES = {"conv_general_dilated": "conv2d", "reduce_max": "maxpool2d", "dot_general": "linear"}
+
+
+def primitives(eqn):
+    """The primitives an operation runs: its own, or those inside a custom-derivative call (jloss's
+    convolution and max pool carry torch's gradients as custom VJPs; jax.nn.relu is a custom JVP)."""
+    inner = eqn.params.get("call_jaxpr")
+    if inner is None:
+        return {eqn.primitive.name}
+    return {e.primitive.name for e in getattr(inner, "jaxpr", inner).eqns}
+
+
 chain = ["input"]
 for eqn in jaxpr.eqns:
-    name = eqn.primitive.name
-    if name in NAMES:
-        chain.append(NAMES[name])
-    elif name == "custom_jvp_call" and "relu" in str(eqn.params["call_jaxpr"]):  # jax.nn.relu
+    inside = primitives(eqn)
+    if eqn.primitive.name == "custom_jvp_call" and "relu" in str(eqn.params["call_jaxpr"]):  # jax.nn.relu
         chain.append("relu")
-    elif name == "reshape" and eqn.invars[0].aval.ndim == 4 and eqn.outvars[0].aval.ndim == 2:
+    elif named := [NAMES[n] for n in NAMES if n in inside]:
+        chain.append(named[0])
+    elif eqn.primitive.name == "reshape" and eqn.invars[0].aval.ndim == 4 and eqn.outvars[0].aval.ndim == 2:
         chain.append("view")
 print(" -> ".join(chain + ["MSELoss", "loss"]))
 assert chain == ["input", "conv2d", "relu", "maxpool2d", "conv2d", "relu", "maxpool2d", "view",

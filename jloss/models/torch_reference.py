@@ -39,7 +39,7 @@ def _build() -> dict[str, Any]:
         def forward(self, x: torch.Tensor) -> torch.Tensor:
             x = nn.functional.max_pool2d(nn.functional.relu(self.conv1(x)), (2, 2))
             x = nn.functional.max_pool2d(nn.functional.relu(self.conv2(x)), 2)
-            x = x.view(-1, 16 * 5 * 5)
+            x = x.reshape(-1, 16 * 5 * 5)  # the tutorial's view; reshape also takes a channels-last x
             x = nn.functional.relu(self.fc1(x))
             x = nn.functional.relu(self.fc2(x))
             return self.fc3(x)

@@ -18,7 +18,6 @@ import ml_dtypes
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as TF
 from flax import nnx
 from torch import nn
 
@@ -29,42 +28,16 @@ from jloss.interop import (
     torch_state_dict,
 )
 from jloss.models import CIFAR10Net, LinearNet, Net
+from jloss.models.torch_reference import torch_twin
 
-
-class TorchNet(nn.Module):  # tutorial 004
-    def __init__(self):
-        super().__init__()
-        self.conv1 = nn.Conv2d(1, 6, 5)
-        self.conv2 = nn.Conv2d(6, 16, 5)
-        self.fc1 = nn.Linear(16 * 5 * 5, 120)
-        self.fc2 = nn.Linear(120, 84)
-        self.fc3 = nn.Linear(84, 10)
-
-    def forward(self, x):
-        x = TF.max_pool2d(TF.relu(self.conv1(x)), (2, 2))
-        x = TF.max_pool2d(TF.relu(self.conv2(x)), 2)
-        x = x.view(-1, 16 * 5 * 5)
-        return self.fc3(TF.relu(self.fc2(TF.relu(self.fc1(x)))))
-
-
-class Tudui(nn.Module):  # tutorial 002
-    def __init__(self):
-        super().__init__()
-        self.model1 = nn.Sequential(
-            nn.Conv2d(3, 32, 5, padding=2), nn.MaxPool2d(2), nn.Conv2d(32, 32, 5, padding=2),
-            nn.MaxPool2d(2), nn.Conv2d(32, 64, 5, padding=2), nn.MaxPool2d(2), nn.Flatten(),
-            nn.Linear(1024, 64), nn.Linear(64, 10),
-        )
-
-    def forward(self, x):
-        return self.model1(x)
-
+TorchNet = torch_twin("Net")  # tutorial 004, as written there
+Tudui = torch_twin("CIFAR10Net")  # tutorial 002
 
 # jloss class, torch twin, torch (NCHW / feature) input shape
 CASES = {
     "Net": (Net, TorchNet, (4, 1, 32, 32)),
     "CIFAR10Net": (CIFAR10Net, Tudui, (4, 3, 32, 32)),
-    "LinearNet": (LinearNet, lambda: nn.Linear(10, 10), (4, 10)),
+    "LinearNet": (LinearNet, torch_twin("LinearNet"), (4, 10)),
 }
 TOL = {"float32": (1e-5, 1e-6), "float64": (1e-10, 1e-12)}  # (rtol, atol): SPEC's "the same numbers"
 DTYPES = {"float32": (torch.float32, jnp.float32), "float64": (torch.float64, jnp.float64)}

@@ -16,44 +16,16 @@ from torch import nn
 
 from jloss.models import CIFAR10Net, LinearNet, Net
 from jloss.models._layers import max_pool_2x2
+from jloss.models.torch_reference import torch_twin
 
-
-class TorchNet(nn.Module):  # tutorial 004, as written there
-    def __init__(self):
-        super().__init__()
-        self.conv1 = nn.Conv2d(1, 6, 5)
-        self.conv2 = nn.Conv2d(6, 16, 5)
-        self.fc1 = nn.Linear(16 * 5 * 5, 120)
-        self.fc2 = nn.Linear(120, 84)
-        self.fc3 = nn.Linear(84, 10)
-
-    def forward(self, x):
-        x = TF.max_pool2d(TF.relu(self.conv1(x)), (2, 2))
-        x = TF.max_pool2d(TF.relu(self.conv2(x)), 2)
-        x = x.view(-1, 16 * 5 * 5)
-        x = TF.relu(self.fc1(x))
-        x = TF.relu(self.fc2(x))
-        return self.fc3(x)
-
-
-class Tudui(nn.Module):  # tutorial 002
-    def __init__(self):
-        super().__init__()
-        self.model1 = nn.Sequential(
-            nn.Conv2d(3, 32, 5, padding=2), nn.MaxPool2d(2), nn.Conv2d(32, 32, 5, padding=2),
-            nn.MaxPool2d(2), nn.Conv2d(32, 64, 5, padding=2), nn.MaxPool2d(2), nn.Flatten(),
-            nn.Linear(1024, 64), nn.Linear(64, 10),
-        )
-
-    def forward(self, x):
-        return self.model1(x)
-
+TorchNet = torch_twin("Net")  # tutorial 004, as written there
+Tudui = torch_twin("CIFAR10Net")  # tutorial 002
 
 # (jloss class, torch twin, NHWC input shape, output shape)
 CASES = {
     "Net": (Net, TorchNet, (3, 32, 32, 1), (3, 10)),
     "CIFAR10Net": (CIFAR10Net, Tudui, (3, 32, 32, 3), (3, 10)),
-    "LinearNet": (LinearNet, lambda: nn.Linear(10, 10), (3, 10), (3, 10)),
+    "LinearNet": (LinearNet, torch_twin("LinearNet"), (3, 10), (3, 10)),
 }
 
 
@@ -191,12 +163,46 @@ def test_max_pool_matches_torch_including_odd_sizes_and_gradients():
         np.testing.assert_array_equal(np.asarray(gx), tx.grad.numpy().transpose(0, 2, 3, 1))
 
 
-def test_max_pool_tie_gradient_is_split_not_first():
-    """The documented difference: at ties JAX splits the gradient, torch gives it to the first max."""
-    x = np.ones((1, 2, 2, 1))
-    (gx,) = jax.vjp(max_pool_2x2, jnp.asarray(x))[1](jnp.ones((1, 1, 1, 1)))
+def test_max_pool_gradient_at_ties_and_nans_is_torchs():
+    """Ties send the gradient to the window's first maximum, NaNs to its last NaN, as torch's kernel."""
+    nan, inf = np.nan, np.inf
+    windows = [[1, 1, 1, 1], [0, 2, 2, 0], [3, 1, 3, 3], [-inf, -inf, -inf, -inf], [nan, 5, 1, 2],
+               [nan, 5, nan, 2], [1, 2, 3, nan], [0, 0, 0, 0]]
+    x = np.asarray(windows, np.float64).reshape(1, len(windows), 2, 2).transpose(0, 2, 1, 3)  # (1, 2, 2*k, 2)
+    x = np.ascontiguousarray(x.reshape(1, 2, len(windows) * 2, 1).transpose(0, 3, 1, 2))  # NCHW (1, 1, 2, 2k)
+    cot = np.arange(1.0, len(windows) + 1).reshape(1, 1, 1, len(windows))
+    tx = torch.tensor(x, requires_grad=True)
+    ty = TF.max_pool2d(tx, 2)
+    ty.backward(torch.tensor(cot))
+    y, vjp = jax.vjp(max_pool_2x2, jnp.asarray(x.transpose(0, 2, 3, 1)))
+    (gx,) = vjp(jnp.asarray(cot.transpose(0, 2, 3, 1)))
+    np.testing.assert_array_equal(np.asarray(y), ty.detach().numpy().transpose(0, 2, 3, 1))
+    np.testing.assert_array_equal(np.asarray(gx), tx.grad.numpy().transpose(0, 2, 3, 1))
+    assert tx.grad.numpy()[0, 0, :, :2].ravel().tolist() == [1.0, 0.0, 0.0, 0.0]  # the first of four ties
+
+
+@pytest.mark.parametrize("ci,pad", [(3, 2), (2, 0)])
+def test_conv_matches_torch_across_weight_gradient_chunks(ci, pad):
+    """The kernel gradient summed in batch chunks (plus a remainder), the 3-channel forward padded
+    to 4: torch's output and gradients in float64."""
+    from jloss.models import _layers
+
+    n = 2 * _layers.WGRAD_CHUNK + 5
+    r = np.random.default_rng(7)
+    x, w, b = r.standard_normal((n, 9, 9, ci)), r.standard_normal((5, 5, ci, 4)), r.standard_normal(4)
+    conv = _layers.conv2d(ci, 4, 5, padding=pad, rngs=nnx.Rngs(0), param_dtype=jnp.float64)
+    conv.kernel[...] = jnp.asarray(w)
+    conv.bias[...] = jnp.asarray(b)
+    y, vjp = jax.vjp(lambda x, k: conv.conv_general_dilated(x, k, (1, 1), ((pad, pad), (pad, pad)),
+                                                             dimension_numbers=("NHWC", "HWIO", "NHWC")),
+                     jnp.asarray(x), conv.kernel[...])
+    cot = r.standard_normal(y.shape)
+    gx, gk = vjp(jnp.asarray(cot))
     tx = torch.tensor(x.transpose(0, 3, 1, 2), requires_grad=True)
-    TF.max_pool2d(tx, 2).sum().backward()
-    assert float(jnp.sum(gx)) == pytest.approx(float(tx.grad.sum()))  # the total is the same
-    np.testing.assert_allclose(np.asarray(gx).ravel(), 0.25)
-    assert tx.grad.numpy().ravel().tolist() == [1.0, 0.0, 0.0, 0.0]
+    tw = torch.tensor(w.transpose(3, 2, 0, 1), requires_grad=True)
+    ty = TF.conv2d(tx, tw, padding=pad)
+    ty.backward(torch.tensor(cot.transpose(0, 3, 1, 2)))
+    np.testing.assert_allclose(np.asarray(y), ty.detach().numpy().transpose(0, 2, 3, 1), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(np.asarray(gx), tx.grad.numpy().transpose(0, 2, 3, 1), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(np.asarray(gk), tw.grad.numpy().transpose(2, 3, 1, 0), rtol=1e-10, atol=1e-12)
+    assert np.asarray(conv(jnp.asarray(x))).shape == y.shape

@@ -16,28 +16,14 @@ from flax import nnx
 
 import jloss.nn
 from jloss import data, interop, models, optim
+from jloss.models.torch_reference import torch_twin
 from jloss.optim import lr_scheduler as L
 from jloss.train import make_train_step, parameters, split_model
 
 STEPS, BATCH, PER_EPOCH = 200, 16, 20  # the scheduler steps every PER_EPOCH batches ("epochs")
 
 
-class TorchNet(torch.nn.Module):
-    """The 60-minute-blitz LeNet of tutorial 004."""
-
-    def __init__(self):
-        super().__init__()
-        self.conv1 = torch.nn.Conv2d(1, 6, 5)
-        self.conv2 = torch.nn.Conv2d(6, 16, 5)
-        self.fc1 = torch.nn.Linear(16 * 5 * 5, 120)
-        self.fc2 = torch.nn.Linear(120, 84)
-        self.fc3 = torch.nn.Linear(84, 10)
-
-    def forward(self, x):
-        x = torch.nn.functional.max_pool2d(torch.relu(self.conv1(x)), 2)
-        x = torch.nn.functional.max_pool2d(torch.relu(self.conv2(x)), 2)
-        x = torch.flatten(x, 1)
-        return self.fc3(torch.relu(self.fc2(torch.relu(self.fc1(x)))))
+TorchNet = torch_twin("Net")  # the 60-minute-blitz LeNet of tutorial 004
 
 
 @pytest.fixture(scope="module")
