@@ -42,6 +42,9 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--checkpoint", metavar="PATH", help="save a checkpoint after every epoch")
     p.add_argument("--resume", action="store_true", help="continue from --checkpoint if it exists")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument("--devices", type=int, default=None, metavar="N",
+                   help="data parallel over the first N devices, each batch split evenly (default: every "
+                        "device when there are several); on CPU, N > 1 simulates N devices")
     p.set_defaults(func=run)
 
 
@@ -137,8 +140,44 @@ def _plot(path: str, history: Any, title: str) -> None:
     plt.close(fig)
 
 
+def _mesh(n: int | None) -> Any:
+    """The mesh of ``--devices N`` (None without the flag). On CPU, JAX is asked for N host devices
+    first, which works while no JAX computation has run yet (the CLI's case)."""
+    if n is None:
+        return None
+    if n < 1:
+        raise ValueError(f"--devices must be >= 1, got {n}")
+    import jax  # noqa: PLC0415
+
+    from .train import default_mesh  # noqa: PLC0415
+
+    if n > 1:
+        try:  # only the CPU backend reads it; a no-op for GPU / TPU runs
+            jax.config.update("jax_num_cpu_devices", max(n, jax.config.jax_num_cpu_devices))
+        except RuntimeError:  # JAX already started (main() called in-process): use what it has
+            pass
+    have = jax.devices()
+    if len(have) < n:
+        hint = (f"; for a CPU simulation start with XLA_FLAGS=--xla_force_host_platform_device_count={n}"
+                if have[0].platform == "cpu" else f" (use --devices {len(have)} or fewer)")
+        raise ValueError(f"--devices {n}: only {len(have)} {have[0].platform} device(s) available{hint}")
+    return default_mesh(have[:n])
+
+
 def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
+    from ._cache import enable_compilation_cache  # noqa: PLC0415
+
+    enable_compilation_cache()  # the second run of a command loads its compiled steps from disk
+    try:
+        mesh = _mesh(args.devices)
+    except ValueError as e:
+        print(f"jloss train: {e}", file=sys.stderr)
+        return 2
+    if mesh is not None and args.batch_size % mesh.size:
+        print(f"jloss train: --batch-size {args.batch_size} must be divisible by --devices {mesh.size} "
+              "(each device takes an equal share of every batch)", file=sys.stderr)
+        return 2
     for name in ("epochs", "batch_size"):
         if getattr(args, name) < (0 if name == "epochs" else 1):
             print(f"jloss train: --{name.replace('_', '-')} must be >= {0 if name == 'epochs' else 1}", file=sys.stderr)
@@ -148,6 +187,7 @@ def run(args: argparse.Namespace) -> int:
     except (ImportError, FileNotFoundError, ValueError) as e:
         print(f"jloss train: {e}", file=sys.stderr)
         return 2
+    import jax  # noqa: PLC0415
     from flax import nnx  # noqa: PLC0415
 
     from . import models, nn  # noqa: PLC0415
@@ -162,11 +202,12 @@ def run(args: argparse.Namespace) -> int:
         return 2
     print(f"jloss train: {type(model).__name__} on {train.name} ({len(train)} train / {len(test)} test), "
           f"{args.optimizer}(lr={args.lr}), scheduler {args.scheduler}, {args.epochs} epochs of batch "
-          f"{args.batch_size}, seed {args.seed}", file=sys.stderr)
+          f"{args.batch_size}, seed {args.seed}{'' if mesh is None else f', {mesh.size} devices'}",
+          file=sys.stderr)
     first: list[float] = []
     history = fit(model, opt, nn.CrossEntropyLoss(), train, epochs=args.epochs, batch_size=args.batch_size,
                   eval_data=test, scheduler=sched, scheduler_interval=interval, seed=args.seed,
-                  checkpoint=args.checkpoint, resume=args.resume, progress=not args.no_progress,
+                  checkpoint=args.checkpoint, resume=args.resume, progress=not args.no_progress, mesh=mesh,
                   callback=lambda e, r: first.append(time.perf_counter() - t0) if not first else None)
     for i, e in enumerate(history.epoch):
         acc = history.test_accuracy[i]
@@ -184,6 +225,7 @@ def run(args: argparse.Namespace) -> int:
         "test_loss": history.test_loss, "test_accuracy_per_epoch": history.test_accuracy, "lr": history.lr,
         "seconds_per_epoch": history.seconds, "seconds_total": total,
         "seconds_to_first_epoch": first[0] if first else None,
+        "devices": mesh.size if mesh is not None else jax.device_count(),
     }
     if args.json:
         with open(args.json, "w") as f:

@@ -15,10 +15,20 @@ import jax
 import numpy as np
 import optax
 from flax import nnx
+from jax.sharding import Mesh
 
 from ..optim._stateful import LBFGS, Optimizer
 from ..optim.lr_scheduler import ReduceLROnPlateau
 from ._checkpoint import load_checkpoint, save_checkpoint
+from ._sharding import (
+    data_sharding,
+    data_size,
+    gather_to_host,
+    put_rows,
+    replicated,
+    resolve_mesh,
+    state_shardings,
+)
 from ._steps import Metrics, make_eval_step, make_train_step, optax_update, split_model
 
 Data = Any  # a jloss.data.Dataset, or an (images, labels) pair of arrays
@@ -77,6 +87,42 @@ def _batches(x: np.ndarray, y: np.ndarray, batch_size: int, *, shuffle: bool, se
     yield from batches((x, y), batch_size, shuffle=shuffle, seed=seed, epoch=epoch, drop_last=drop_last)
 
 
+def _index_batches(n: int, batch_size: int, *, shuffle: bool, seed: int, epoch: int,
+                   drop_last: bool) -> Iterator[np.ndarray]:
+    """The row indices of :func:`jloss.data.batches`' batches (same order, same sizes)."""
+    from ..data import epoch_permutation  # noqa: PLC0415
+
+    order = epoch_permutation(n, seed=seed, epoch=epoch) if shuffle else np.arange(n)
+    count = n // batch_size if drop_last else -(-n // batch_size)
+    for b in range(count):
+        yield order[b * batch_size:(b + 1) * batch_size]
+
+
+class _Placer:
+    """Where fit's arrays live on a mesh: batches split along the data axis (a batch that does not
+    divide: replicated), parameters replicated, the optimizer state replicated or ZeRO-1 split."""
+
+    def __init__(self, mesh: Mesh, *, zero: bool) -> None:
+        self.mesh, self.zero = mesh, zero
+        self.rep, self.data, self.n = replicated(mesh), data_sharding(mesh), data_size(mesh)
+        self._treedef: Any = None
+        self._state_sharding: Any = None
+
+    def batches(self, x: np.ndarray, y: np.ndarray, batch_size: int, **kw: Any) -> Iterator[tuple[jax.Array, ...]]:
+        for idx in _index_batches(len(y), batch_size, **kw):
+            yield put_rows((x, y), idx, self.data if len(idx) % self.n == 0 else self.rep)
+
+    def state_sharding(self, state: Any) -> Any:
+        treedef = jax.tree.structure(state)
+        if self._treedef is None or treedef != self._treedef:
+            self._treedef = treedef
+            self._state_sharding = state_shardings(state, self.mesh, zero=self.zero)
+        return self._state_sharding
+
+    def place(self, params: Any, state: Any) -> tuple[Any, Any]:
+        return jax.device_put(params, self.rep), jax.device_put(state, self.state_sharding(state))
+
+
 def _summary(ms: list[Metrics], classify: bool) -> tuple[float, float | None]:
     tot = jax.device_get(jax.tree.map(lambda *a: np.sum(np.stack(a), dtype=np.float64), *ms))
     loss = float(tot.loss_sum / tot.count)
@@ -88,18 +134,26 @@ def _classifies(y: np.ndarray) -> bool:
 
 
 def evaluate(model: nnx.Module, loss_fn: Callable[[jax.Array, jax.Array], jax.Array], data: Data, *,
-             batch_size: int = 256, params: Any = None) -> dict[str, float | None]:
+             batch_size: int = 256, params: Any = None, mesh: Mesh | None = None) -> dict[str, float | None]:
     """The mean loss and top-1 accuracy of ``model`` (eval mode, no gradients) over ``data``.
 
     ``loss`` averages the per-batch losses weighted by batch size; ``accuracy`` is ``None`` when the
-    targets are not class indices. ``params`` overrides the model's parameters.
+    targets are not class indices. ``params`` overrides the model's parameters. ``mesh``: as in
+    :func:`fit` (batches split along its ``'data'`` axis; by default every device when there are
+    several).
     """
     x, y = _arrays("evaluate", "data", data)
+    mesh = resolve_mesh("evaluate", mesh)
     sm = split_model(model)
-    step = make_eval_step(sm.apply_eval, loss_fn)
+    step = make_eval_step(sm.apply_eval, loss_fn, mesh=mesh)
     p = sm.params if params is None else params
-    ms = [step(p, bx, by) for bx, by in _batches(x, y, batch_size, shuffle=False, seed=0, epoch=0,
-                                                  drop_last=False)]
+    if mesh is None:
+        it = _batches(x, y, batch_size, shuffle=False, seed=0, epoch=0, drop_last=False)
+    else:
+        placer = _Placer(mesh, zero=False)
+        p = jax.device_put(p, placer.rep)
+        it = placer.batches(x, y, batch_size, shuffle=False, seed=0, epoch=0, drop_last=False)
+    ms = [step(p, bx, by) for bx, by in it]
     loss, acc = _summary(ms, _classifies(y))
     return {"loss": loss, "accuracy": acc}
 
@@ -224,7 +278,8 @@ def fit(model: nnx.Module, optimizer: Any, loss_fn: Callable[[jax.Array, jax.Arr
         scheduler: Any = None, scheduler_interval: str = "epoch", seed: int = 0, shuffle: bool = True,
         drop_last: bool = False, eval_batch_size: int = 256, checkpoint: str | os.PathLike[str] | None = None,
         resume: bool = False, progress: bool = True,
-        callback: Callable[[int, dict[str, Any]], None] | None = None) -> History:
+        callback: Callable[[int, dict[str, Any]], None] | None = None, mesh: Mesh | None = None,
+        shard_optimizer_state: bool = False) -> History:
     """Train ``model`` in place for ``epochs`` epochs; returns the per-epoch :class:`History`.
 
     Each batch runs one jitted step (forward, ``loss_fn(output, target)``, gradient, optimizer update,
@@ -242,6 +297,19 @@ def fit(model: nnx.Module, optimizer: Any, loss_fn: Callable[[jax.Array, jax.Arr
     epoch after it, bit-identically to an uninterrupted run. ``progress`` shows a tqdm bar with the
     running loss, accuracy and LR. ``callback(epoch, record)`` runs after each epoch (and its
     checkpoint).
+
+    Data parallelism: ``mesh`` is a :class:`jax.sharding.Mesh` with a ``'data'`` axis (see
+    ``jloss.train.default_mesh``); by default, when the run has more than one device, a 1-D mesh
+    over all of them (``jax.devices()``, every host's after ``jax.distributed.initialize()``). Each
+    batch is then split along the data axis, the parameters and the optimizer state are replicated
+    (``shard_optimizer_state=True``: optimizer-state arrays of >= 1024 elements are split along
+    the data axis instead, ZeRO-1) and the same jitted step runs SPMD: the loss, gradients and
+    metrics are those of the global batch, as on one device. ``batch_size`` is the global batch
+    and must be divisible by the data-axis size (``ValueError`` otherwise); a last partial batch
+    (``drop_last=False``) or an eval batch that does not divide runs replicated on every device,
+    unpadded, so no loss ever sees padding. Every process passes the same data and seed and loads
+    only the rows of each batch its devices hold; checkpoints hold plain host arrays (written by
+    process 0), so a sharded run's checkpoint resumes on one device and vice versa.
     """
     if not isinstance(epochs, int) or isinstance(epochs, bool) or epochs < 0:
         raise ValueError(f"fit: epochs must be an int >= 0, got {epochs!r}")
@@ -252,6 +320,13 @@ def fit(model: nnx.Module, optimizer: Any, loss_fn: Callable[[jax.Array, jax.Arr
         raise ValueError(f"fit: scheduler_interval must be 'epoch' or 'batch', got {scheduler_interval!r}")
     if resume and checkpoint is None:
         raise ValueError("fit: resume=True needs checkpoint=path")
+    if not isinstance(shard_optimizer_state, bool):
+        raise TypeError(f"fit: shard_optimizer_state must be a bool, got {shard_optimizer_state!r}")
+    mesh = resolve_mesh("fit", mesh)
+    placer = None if mesh is None else _Placer(mesh, zero=shard_optimizer_state)
+    if placer is not None and batch_size % placer.n:
+        raise ValueError(f"fit: batch_size must be divisible by the size of the mesh's 'data' axis "
+                         f"({placer.n} devices share each batch evenly), got {batch_size}")
     x, y = _arrays("fit", "train_data", train_data)
     ex, ey = _arrays("fit", "eval_data", eval_data) if eval_data is not None else (None, None)
     sm = split_model(model)
@@ -281,9 +356,8 @@ def fit(model: nnx.Module, optimizer: Any, loss_fn: Callable[[jax.Array, jax.Arr
         history, start = History.from_dict(ck["history"]), int(ck["epoch"])
 
     classify = _classifies(y)
-    update_fn = engine.update_fn()
-    train_step = make_train_step(sm.apply_train, loss_fn, update_fn)
-    eval_step = make_eval_step(sm.apply_eval, loss_fn)
+    train_step, step_key = None, None
+    eval_step = make_eval_step(sm.apply_eval, loss_fn, mesh=mesh)
     n_batches = len(y) // batch_size if drop_last else math.ceil(len(y) / batch_size)
     if progress:
         from tqdm.auto import tqdm  # noqa: PLC0415
@@ -296,12 +370,19 @@ def fit(model: nnx.Module, optimizer: Any, loss_fn: Callable[[jax.Array, jax.Arr
         ms: list[Metrics] = []
         bar = tqdm(total=n_batches, desc=f"epoch {epoch + 1}/{epochs}", disable=not progress, leave=True,
                    dynamic_ncols=True)
-        for i, (bx, by) in enumerate(_batches(x, y, batch_size, shuffle=shuffle, seed=seed, epoch=epoch,
-                                                drop_last=drop_last)):
-            if engine.update_fn() is not update_fn:  # the optimizer's static configuration changed
-                update_fn = engine.update_fn()
-                train_step = make_train_step(sm.apply_train, loss_fn, update_fn)
+        order = {"shuffle": shuffle, "seed": seed, "epoch": epoch, "drop_last": drop_last}
+        for i, (bx, by) in enumerate(_batches(x, y, batch_size, **order) if placer is None
+                                     else placer.batches(x, y, batch_size, **order)):
+            update_fn = engine.update_fn()
             params, state = engine.pull()
+            state_sharding = None
+            if placer is not None:
+                params, state = placer.place(params, state)
+                state_sharding = placer.state_sharding(state)
+            if step_key != (update_fn, id(state_sharding)):  # new optimizer configuration or layout
+                step_key = (update_fn, id(state_sharding))
+                train_step = make_train_step(sm.apply_train, loss_fn, update_fn, mesh=mesh,
+                                             state_sharding=state_sharding)
             params, state, m = train_step(params, state, bx, by)
             engine.push(params, state)
             ms.append(m)
@@ -321,8 +402,13 @@ def fit(model: nnx.Module, optimizer: Any, loss_fn: Callable[[jax.Array, jax.Arr
         test_loss = test_acc = None
         if ex is not None:
             params, _ = engine.pull()
-            ems = [eval_step(params, bx, by) for bx, by in _batches(ex, ey, eval_batch_size, shuffle=False,
-                                                                    seed=0, epoch=0, drop_last=False)]
+            eorder = {"shuffle": False, "seed": 0, "epoch": 0, "drop_last": False}
+            if placer is None:
+                ebatches = _batches(ex, ey, eval_batch_size, **eorder)
+            else:
+                params = jax.device_put(params, placer.rep)
+                ebatches = placer.batches(ex, ey, eval_batch_size, **eorder)
+            ems = [eval_step(params, bx, by) for bx, by in ebatches]
             test_loss, test_acc = _summary(ems, _classifies(ey))
         if scheduler is not None and scheduler_interval == "epoch":
             if plateau:
@@ -334,7 +420,9 @@ def fit(model: nnx.Module, optimizer: Any, loss_fn: Callable[[jax.Array, jax.Arr
                   "seconds": time.perf_counter() - t0}
         history.append(**record)
         _load_params(model, engine.pull()[0])
-        if checkpoint is not None:
+        if checkpoint is not None and placer is not None and jax.process_count() > 1:
+            engine.push(*gather_to_host(engine.pull()))  # ZeRO-1 shards on other hosts: all-gather
+        if checkpoint is not None and jax.process_index() == 0:
             save_checkpoint(checkpoint, {
                 "epoch": epoch + 1, "seed": seed, "model": engine.pull()[0], "optimizer": engine.state_dict(),
                 "scheduler": scheduler.state_dict() if scheduler is not None else None,
