@@ -182,12 +182,12 @@ def test_max_pool_gradient_at_ties_and_nans_is_torchs():
 
 
 @pytest.mark.parametrize("ci,pad", [(3, 2), (2, 0)])
-def test_conv_matches_torch_across_weight_gradient_chunks(ci, pad):
-    """The kernel gradient summed in batch chunks (plus a remainder), the 3-channel forward padded
-    to 4: torch's output and gradients in float64."""
+def test_conv_hook_matches_torch(ci, pad):
+    """The nets' convolution hook (3-channel forward padded to 4, custom VJP): torch's output and
+    gradients in float64."""
     from jloss.models import _layers
 
-    n = 2 * _layers.WGRAD_CHUNK + 5
+    n = 7
     r = np.random.default_rng(7)
     x, w, b = r.standard_normal((n, 9, 9, ci)), r.standard_normal((5, 5, ci, 4)), r.standard_normal(4)
     conv = _layers.conv2d(ci, 4, 5, padding=pad, rngs=nnx.Rngs(0), param_dtype=jnp.float64)
