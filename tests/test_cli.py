@@ -10,13 +10,13 @@ from jloss.parity import Case, Component
 
 def test_parity_table_and_json(tmp_path, capsys):
     out = tmp_path / "parity.json"
-    rc = cli.main(["parity", "--only", "functional.l1_loss", "--json", str(out), "-q"])
+    rc = cli.main(["parity", "--only", "lr_scheduler.MultiStepLR", "--json", str(out), "-q"])
     text = capsys.readouterr().out
     assert rc == 0
     assert "| component | cases | worst f64 | worst f32 | verdict |" in text
-    assert "| functional.l1_loss |" in text and "| ok |" in text
+    assert "| lr_scheduler.MultiStepLR |" in text and "| ok |" in text
     data = json.loads(out.read_text())
-    assert data[0]["component"] == "functional.l1_loss" and data[0]["passed"]
+    assert data[0]["component"] == "lr_scheduler.MultiStepLR" and data[0]["passed"]
     assert data[0]["worst_float64"] <= 1e-10
 
 

@@ -67,6 +67,53 @@ def test_both_raise_passes_and_one_sided_raise_fails():
     assert not rep.passed
 
 
+def test_a_raising_value_or_gradient_is_named():
+    """Values and gradients are compiled as one program; when it fails the report still says which
+    of the two raised."""
+    import jax
+    import torch
+
+    case = Case("c", (np.ones((2, 3)), np.zeros((2, 3))), {}, grad=(0,))
+
+    def bad_value(x, y):
+        raise ValueError("no value")
+
+    @jax.custom_vjp
+    def ok_value_bad_grad(x, y):
+        return jnp.sum((x - y) ** 2) / x.size
+
+    def fwd(x, y):
+        return ok_value_bad_grad(x, y), None
+
+    def bwd(res, g):
+        raise ValueError("no gradient")
+
+    ok_value_bad_grad.defvjp(fwd, bwd)
+    for jit in (True, False):
+        r = parity.compare(bad_value, torch.nn.functional.mse_loss, [case], jit=jit).results[0]
+        assert not r.passed and r.message.startswith("jloss raised") and "no value" in r.message
+        r = parity.compare(ok_value_bad_grad, torch.nn.functional.mse_loss, [case], jit=jit).results[0]
+        assert not r.passed and r.value_err < 1e-12 and "jloss grad raised" in r.message
+
+
+def test_one_compilation_per_case(caplog):
+    """The suite's cost is XLA compile time: a case compiles its values and gradients as one program
+    (not the value, then the gradient of the jitted value, apart)."""
+    import logging
+
+    import jax
+    import torch
+
+    r = np.random.default_rng(0)
+    cases = [Case(f"once{n}", (r.standard_normal((3, n)), r.standard_normal((3, n))), {"reduction": "sum"},
+                  grad=(0, 1)) for n in (5, 6, 7)]
+    with jax.log_compiles(True), caplog.at_level(logging.WARNING):
+        assert parity.compare(F.smooth_l1_loss, torch.nn.functional.smooth_l1_loss, cases).passed
+    programs = [m.split(" with ")[0].removeprefix("Compiling ") for m in caplog.messages if m.startswith("Compiling ")]
+    assert programs.count("jit(both)") == 3, programs
+    assert not {"jit(f)", "jit(grads)", "jit(scalar)"} & set(programs), programs
+
+
 @pytest.mark.parametrize(
     "a,b,expected",
     [

@@ -242,13 +242,39 @@ def _run_case(jax_fn: Callable[..., Any], torch_fn: Callable[..., Any], case: Ca
         return jax_fn(*args, **kwargs)
 
     if jit:
+        # a jitted function, as users call it (the gradient is that of the jitted function); traced
+        # inside ``both`` below, it becomes part of one XLA program, not a compilation of its own
         f = jax.jit(f)
     arrs = [j_args[i] for i in array_pos]
     kw_arrs = {k: j_kwargs[k] for k in array_kw}
+    fdt = None if dtype == "float64" else jnp.float32  # the cotangent contraction's precision
+
+    def scalar(arrs: list[Any], kw_arrs: dict[str, Any]) -> Any:
+        outs = _flatten_out(f(arrs, kw_arrs))
+        total = 0.0
+        for o, c, to in zip(outs, cots, t_outs, strict=True):
+            if not to.requires_grad:
+                continue
+            total = total + jnp.sum(o.astype(fdt or o.dtype) * jnp.asarray(c, dtype=fdt or o.dtype))
+        return total
+
+    def grads(arrs: list[Any], kw_arrs: dict[str, Any]) -> Any:
+        return jax.grad(scalar, argnums=(0, 1), allow_int=True)(arrs, kw_arrs)
+
+    def both(arrs: list[Any], kw_arrs: dict[str, Any]) -> Any:
+        return f(arrs, kw_arrs), (grads(arrs, kw_arrs) if grad_keys else None)
+
+    # One program per case: the values and the gradients are traced and compiled together (one XLA
+    # compilation, not one per output and per transformation: the suite's cost is compile time).
+    # When it fails, the value and the gradient run apart, to say which of the two raised.
     try:
-        j_out = f(arrs, kw_arrs)
-    except Exception as e:
-        return CaseResult(case.name, dtype, math.inf, math.inf, rtol, False, f"jloss raised {e!r}")
+        j_out, j_g = (jax.jit(both) if jit else both)(arrs, kw_arrs)
+    except Exception:
+        try:
+            j_out = f(arrs, kw_arrs)
+        except Exception as e:
+            return CaseResult(case.name, dtype, math.inf, math.inf, rtol, False, f"jloss raised {e!r}")
+        j_g = None
     j_outs = _flatten_out(j_out)
     msg = ""
     if len(j_outs) != len(t_outs):
@@ -262,21 +288,14 @@ def _run_case(jax_fn: Callable[..., Any], torch_fn: Callable[..., Any], case: Ca
 
     grad_err = 0.0
     if grad_keys:
-        def scalar(arrs: list[Any], kw_arrs: dict[str, Any]) -> Any:
-            outs = _flatten_out(f(arrs, kw_arrs))
-            total = 0.0
-            for o, c, to in zip(outs, cots, t_outs, strict=True):
-                if not to.requires_grad:
-                    continue
-                total = total + jnp.sum(o.astype(jnp.float32 if dtype != "float64" else o.dtype) * jnp.asarray(c, dtype=jnp.float32 if dtype != "float64" else o.dtype))
-            return total
-
         pos_keys = [k for k in grad_keys if isinstance(k, int)]
         kw_keys = [k for k in grad_keys if isinstance(k, str)]
-        try:
-            g_arrs, g_kw = jax.grad(scalar, argnums=(0, 1), allow_int=True)(arrs, kw_arrs)
-        except Exception as e:
-            return CaseResult(case.name, dtype, value_err, math.inf, rtol, False, f"jloss grad raised {e!r}")
+        if j_g is None:
+            try:
+                j_g = (jax.jit(grads) if jit else grads)(arrs, kw_arrs)
+            except Exception as e:
+                return CaseResult(case.name, dtype, value_err, math.inf, rtol, False, f"jloss grad raised {e!r}")
+        g_arrs, g_kw = j_g
         j_grads = [g_arrs[array_pos.index(k)] for k in pos_keys] + [g_kw[k] for k in kw_keys]
         t_order = [t_grads[grad_keys.index(k)] for k in pos_keys + kw_keys]
         for jg, tg in zip(j_grads, t_order, strict=True):
