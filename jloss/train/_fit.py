@@ -279,7 +279,8 @@ def fit(model: nnx.Module, optimizer: Any, loss_fn: Callable[[jax.Array, jax.Arr
         drop_last: bool = False, eval_batch_size: int = 256, checkpoint: str | os.PathLike[str] | None = None,
         resume: bool = False, progress: bool = True,
         callback: Callable[[int, dict[str, Any]], None] | None = None, mesh: Mesh | None = None,
-        shard_optimizer_state: bool = False) -> History:
+        shard_optimizer_state: bool = False,
+        step_callback: Callable[[int, int, Metrics], None] | None = None) -> History:
     """Train ``model`` in place for ``epochs`` epochs; returns the per-epoch :class:`History`.
 
     Each batch runs one jitted step (forward, ``loss_fn(output, target)``, gradient, optimizer update,
@@ -296,7 +297,8 @@ def fit(model: nnx.Module, optimizer: Any, loss_fn: Callable[[jax.Array, jax.Arr
     ``resume=True`` an existing checkpoint at ``path`` is loaded first and training continues from the
     epoch after it, bit-identically to an uninterrupted run. ``progress`` shows a tqdm bar with the
     running loss, accuracy and LR. ``callback(epoch, record)`` runs after each epoch (and its
-    checkpoint).
+    checkpoint); ``step_callback(epoch, step, metrics)`` after each training step (1-based epoch,
+    0-based step; ``metrics`` are the step's device arrays, not yet blocked on).
 
     Data parallelism: ``mesh`` is a :class:`jax.sharding.Mesh` with a ``'data'`` axis (see
     ``jloss.train.default_mesh``); by default, when the run has more than one device, a 1-D mesh
@@ -386,6 +388,8 @@ def fit(model: nnx.Module, optimizer: Any, loss_fn: Callable[[jax.Array, jax.Arr
             params, state, m = train_step(params, state, bx, by)
             engine.push(params, state)
             ms.append(m)
+            if step_callback is not None:
+                step_callback(epoch + 1, i, m)
             if scheduler is not None and scheduler_interval == "batch":
                 scheduler.step()
             if progress and (i % 20 == 0 or i == n_batches - 1):

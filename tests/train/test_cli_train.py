@@ -16,6 +16,7 @@ def test_defaults_reach_96_percent_on_held_out_mnist(tmp_path, capsys):
     assert m["test_accuracy"] >= 0.96
     assert len(m["train_loss"]) == len(m["lr"]) == m["epochs"] == 12
     assert m["lr"][0] == 2e-3 and m["lr"][4] == 1e-3  # StepLR(step_size=4, gamma=0.5), per epoch
+    assert 0 < m["seconds_to_first_step"] <= m["seconds_to_first_epoch"] <= m["seconds_total"]
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert f"test accuracy {m['test_accuracy']:.4f}" in capsys.readouterr().out
 

@@ -51,9 +51,12 @@ def test_fit_learns_and_reports_history(digits):
 def test_optax_transformation_and_per_batch_scheduler(digits):
     train, _ = digits
     net = _net()
+    steps = []
     h = fit(net, optax.sgd(0.05, momentum=0.9), jloss.nn.CrossEntropyLoss(), train, epochs=2, batch_size=48,
-            progress=False)
+            progress=False, step_callback=lambda e, i, m: steps.append((e, i, float(m.loss_sum / m.count))))
     assert h.lr == [None, None] and h.train_loss[1] < h.train_loss[0]
+    assert [(e, i) for e, i, _ in steps] == [(e, i) for e in (1, 2) for i in range(10)]  # 480 rows / 48
+    assert np.mean([loss for e, _, loss in steps if e == 1]) == pytest.approx(h.train_loss[0], rel=1e-6)
     net = _net()
     opt = optim.SGD(parameters(net), lr=0.1, momentum=0.9)
     sched = L.OneCycleLR(opt, max_lr=0.1, total_steps=20)
