@@ -38,7 +38,7 @@ def _rows(ctx: Context, n: int) -> int:
 
 
 def _cases(ctx: Context, make: Maker, rows: int, jl: Callable[..., Any], th: Callable[..., Any] | None,
-           ox: Callable[..., Any] | None, diff: tuple[int, ...], *, vector_out: bool = False,
+           ox: Callable[..., Any] | None, diff: tuple[int, ...], *, vector_out: bool = False, gather: bool = False,
            note: str = "") -> Iterator[Case]:
     args = make(np.random.default_rng(0), _rows(ctx, rows))
     shape = "x".join(map(str, args[0].shape))
@@ -46,6 +46,8 @@ def _cases(ctx: Context, make: Maker, rows: int, jl: Callable[..., Any], th: Cal
     scal = (lambda fn: lambda *a: jnp.sum(fn(*a))) if vector_out else (lambda fn: fn)
     out_bytes = 4 * math.prod(jax.eval_shape(jl, *jargs).shape)
     fwd_bytes = sum(a.nbytes for a in args) + out_bytes
+    if gather:  # the value reads one entry per row of the input (nll_loss), not the whole of it
+        fwd_bytes = args[0].dtype.itemsize * args[0].shape[0] + sum(a.nbytes for a in args[1:]) + out_bytes
     grad_bytes = sum(a.nbytes for a in args) + 4 + sum(args[i].nbytes for i in diff)
     fwd: dict[str, Callable[[], Any]] = {}
     grad: dict[str, Callable[[], Any]] = {}
@@ -269,8 +271,10 @@ _SPECS: list[tuple[Any, ...]] = [
      _om(L.softmax_cross_entropy_with_integer_labels), (0,), {}),
     ("cross_entropy", "65536x10", _classes(10), 65536, _jf("cross_entropy"), _tf("cross_entropy"),
      _om(L.softmax_cross_entropy_with_integer_labels), (0,), {}),
-    ("nll_loss", "4096x32000", _classes(32000, log=True), 4096, _jf("nll_loss"), _tf("nll_loss"), None, (0,), {}),
-    ("nll_loss", "65536x10", _classes(10, log=True), 65536, _jf("nll_loss"), _tf("nll_loss"), None, (0,), {}),
+    ("nll_loss", "4096x32000", _classes(32000, log=True), 4096, _jf("nll_loss"), _tf("nll_loss"), None, (0,),
+     {"gather": True, "note": "the value reads one entry per row; the gradient writes the whole input"}),
+    ("nll_loss", "65536x10", _classes(10, log=True), 65536, _jf("nll_loss"), _tf("nll_loss"), None, (0,),
+     {"gather": True, "note": "the value reads one entry per row; the gradient writes the whole input"}),
     ("softmax_focal_loss", "65536x128", _classes(128), _R, _jf("softmax_focal_loss"), _t_softmax_focal, None, (0,),
      {"note": "torch: the focal formula over log_softmax, written out"}),
     ("multi_margin_loss", "65536x128", _classes(128), _R, _jf("multi_margin_loss"), _tf("multi_margin_loss"), None,
@@ -305,6 +309,6 @@ def workloads() -> list[Workload]:
     for comp, size, make, rows, jl, th, ox, diff, opts in _SPECS:
         note = opts.get("note", "")
         setup = partial(_cases, make=make, rows=rows, jl=jl, th=th, ox=ox, diff=diff,
-                        vector_out=opts.get("vector_out", False), note=note)
+                        vector_out=opts.get("vector_out", False), gather=opts.get("gather", False), note=note)
         out.append(Workload("losses", comp, size, setup, note))
     return out

@@ -383,10 +383,31 @@ def cross_entropy(
     return out.astype(out_dtype)
 
 
+@partial(jax.custom_jvp, nondiff_argnums=(2,))
+def _pick(x: jax.Array, idx: jax.Array, n_classes: int) -> jax.Array:
+    """``x[n, idx[n, ...], ...]``: one entry per position along class axis 1 (``idx`` in range,
+    ``n_classes == x.shape[1]``).
+
+    The derivative is written as a one-hot contraction, ``sum_c where(c == idx, dx, 0)``, whose
+    transpose (the gradient) is the one-hot select ``where(c == idx, g, 0)``: one fused pass over
+    the input's shape, where the transpose of the gather (a scatter-add into zeros) gives the same
+    numbers more slowly. Forward mode (``jax.jvp``, ``jax.hessian``) works as well.
+    """
+    return jnp.take_along_axis(x, jnp.expand_dims(idx, 1), axis=1)[:, 0]
+
+
+@_pick.defjvp
+def _pick_jvp(n_classes, primals, tangents):
+    x, idx = primals
+    dx = tangents[0]
+    hit = lax.broadcasted_iota(idx.dtype, x.shape, 1) == jnp.expand_dims(idx, 1)
+    return _pick(x, idx, n_classes), jnp.sum(jnp.where(hit, dx, jnp.zeros((), dx.dtype)), axis=1)
+
+
 @partial(jax.jit, static_argnames=("ignore_index", "reduction"))
 def _nll(x, t, w, *, ignore_index: int, reduction: str):
     n_classes = x.shape[1]
-    logp_t = jnp.take_along_axis(x, jnp.expand_dims(_safe_index(t, n_classes), 1), axis=1)[:, 0]
+    logp_t = _pick(x, _safe_index(t, n_classes), n_classes)
     return finish_index(
         logp_t, None, t, w, n_classes=n_classes, ignore_index=ignore_index, reduction=reduction,
         label_smoothing=0.0,
