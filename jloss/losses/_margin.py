@@ -268,9 +268,6 @@ def soft_margin_loss(
 # ---- multilabel_soft_margin_loss -----------------------------------------------------------
 
 
-_FAST_MSM = True
-
-
 @jax.custom_jvp
 def _msm_elem(x: jax.Array, y: jax.Array) -> jax.Array:
     """``-(y log sigmoid(x) + (1 - y) log sigmoid(-x))`` (x, y of one shape and dtype).
@@ -305,7 +302,7 @@ def _msm_elem_jvp(primals, tangents):
 @partial(jax.jit, static_argnames=("reduction", "shape", "wshape", "class_axis", "n_classes", "x_dtype", "dtype", "out_dtype"))
 def _multilabel_soft_margin(x, y, w, *, reduction, shape, wshape, class_axis, n_classes, x_dtype, dtype, out_dtype):
     x = x.astype(x_dtype)
-    if _FAST_MSM and x_dtype == dtype and tuple(x.shape) == shape and tuple(y.shape) == shape:
+    if x_dtype == dtype and tuple(x.shape) == shape and tuple(y.shape) == shape:
         loss = _msm_elem(x, y.astype(dtype))  # the common case, in one fused pass
         if w is not None:
             loss = jnp.broadcast_to(loss, wshape) * jnp.broadcast_to(w.astype(dtype), wshape)

@@ -189,6 +189,23 @@ def run_case(
         return _run_case(jax_fn, torch_fn, case, jit=jit)
 
 
+def array_fn(jax_fn: Callable[..., Any], j_args: Sequence[Any],
+             j_kwargs: dict[str, Any]) -> tuple[Callable[..., Any], list[Any], dict[str, Any], list[int]]:
+    """``jax_fn`` as a function of its array arguments only: ``f(arrs, kw_arrs)`` over the positional
+    and keyword arrays of ``j_args`` / ``j_kwargs`` (the rest held fixed: options stay static), with
+    those arrays and the positions of the positional ones (``arrs[k]`` is ``j_args[pos[k]]``)."""
+    pos = [i for i, a in enumerate(j_args) if isinstance(a, jax.Array)]
+    kws = [k for k, v in j_kwargs.items() if isinstance(v, jax.Array)]
+
+    def f(arrs: list[Any], kw_arrs: dict[str, Any]) -> Any:
+        args = list(j_args)
+        for i, a in zip(pos, arrs, strict=True):
+            args[i] = a
+        return jax_fn(*args, **{**j_kwargs, **kw_arrs})
+
+    return f, [j_args[i] for i in pos], {k: j_kwargs[k] for k in kws}, pos
+
+
 def _run_case(jax_fn: Callable[..., Any], torch_fn: Callable[..., Any], case: Case, *, jit: bool) -> CaseResult:
     torch = _torch()
     dtype = case.dtype
@@ -230,23 +247,11 @@ def _run_case(jax_fn: Callable[..., Any], torch_fn: Callable[..., Any], case: Ca
     # ---- jloss ---------------------------------------------------------------------------
     j_args = [_to_jax(a, dtype) for a in case.args]
     j_kwargs = {k: _to_jax(v, dtype) for k, v in case.kwargs.items()}
-    array_pos = [i for i, a in enumerate(j_args) if isinstance(a, jax.Array)]
-    array_kw = [k for k, v in j_kwargs.items() if isinstance(v, jax.Array)]
-
-    def f(arrs: list[Any], kw_arrs: dict[str, Any]) -> Any:
-        args = list(j_args)
-        for i, a in zip(array_pos, arrs, strict=True):
-            args[i] = a
-        kwargs = dict(j_kwargs)
-        kwargs.update(kw_arrs)
-        return jax_fn(*args, **kwargs)
-
+    f, arrs, kw_arrs, array_pos = array_fn(jax_fn, j_args, j_kwargs)
     if jit:
         # a jitted function, as users call it (the gradient is that of the jitted function); traced
         # inside ``both`` below, it becomes part of one XLA program, not a compilation of its own
         f = jax.jit(f)
-    arrs = [j_args[i] for i in array_pos]
-    kw_arrs = {k: j_kwargs[k] for k in array_kw}
     fdt = None if dtype == "float64" else jnp.float32  # the cotangent contraction's precision
 
     def scalar(arrs: list[Any], kw_arrs: dict[str, Any]) -> Any:

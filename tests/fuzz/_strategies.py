@@ -40,6 +40,7 @@ from jloss.parity._harness import (
     _flatten_out,
     _to_jax,
     _to_torch,
+    array_fn,
     rel_error,
     run_case,
 )
@@ -92,6 +93,8 @@ def record(component: str, outcome: str) -> None:
 # ---- strategies ---------------------------------------------------------------------------------
 
 REDUCTIONS = st.sampled_from(["none", "mean", "sum"])
+#: eager most often, sometimes under ``jax.jit``
+JIT = st.sampled_from([False, False, False, True])
 #: float64 most often (the tight tolerance), then float32; bf16 / f16 sometimes.
 DTYPES = st.sampled_from(["float64", "float64", "float32", "float32", "bfloat16", "float16"])
 DIM = st.sampled_from([1, 2, 3, 2, 3, 0, 4])  # small: XLA compile caches hit across examples
@@ -254,18 +257,9 @@ def _recompare(jfn: Callable[..., Any], tfn: Callable[..., Any], case: Case, *, 
     ref_vals = [o.detach().to(torch.float64).numpy() for o in ref]
     cots = _cotangents(ref_vals)
 
-    pos = [i for i, a in enumerate(j_args) if isinstance(a, jax.Array)]
-    kws = [k for k, v in j_kwargs.items() if isinstance(v, jax.Array)]
-
-    def f(arrs: list[Any], kw: dict[str, Any]) -> Any:
-        args = list(j_args)
-        for i, a in zip(pos, arrs, strict=True):
-            args[i] = a
-        return jfn(*args, **{**j_kwargs, **kw})
-
+    f, arrs, kw_arrs, pos = array_fn(jfn, j_args, j_kwargs)
     if jit:
         f = jax.jit(f)
-    arrs, kw_arrs = [j_args[i] for i in pos], {k: j_kwargs[k] for k in kws}
     try:
         outs = _flatten_out(f(arrs, kw_arrs))
     except Exception as e:
@@ -369,6 +363,6 @@ def close(a: Any, b: Any, dtype: str = "float64") -> bool:
 
 
 __all__ = [
-    "COUNTS", "DIM", "DTYPES", "Drawn", "LONG", "REDUCTIONS", "SEEDS", "VALUE_KINDS", "close", "compare",
+    "COUNTS", "DIM", "DTYPES", "Drawn", "JIT", "LONG", "REDUCTIONS", "SEEDS", "VALUE_KINDS", "close", "compare",
     "describe", "finite", "fuzz", "log", "math", "probs", "record", "shapes", "values",
 ]

@@ -16,6 +16,7 @@ import torch
 from _strategies import (
     DIM,
     DTYPES,
+    JIT,
     REDUCTIONS,
     SEEDS,
     VALUE_KINDS,
@@ -34,7 +35,6 @@ import jloss.functional as F
 from jloss.parity._harness import Case
 
 TF = torch.nn.functional
-JIT = st.sampled_from([False, False, False, True])
 INT_DTYPES = st.sampled_from([np.int64, np.int64, np.int32, np.int16])
 
 

@@ -18,6 +18,7 @@ import torch
 from _strategies import (
     DIM,
     DTYPES,
+    JIT,
     REDUCTIONS,
     SEEDS,
     VALUE_KINDS,
@@ -44,7 +45,6 @@ from jloss.parity.cases.losses_segmentation import (
 )
 
 TF = torch.nn.functional
-JIT = st.sampled_from([False, False, False, True])
 SIGNS = st.sampled_from(["pm1", "pm1", "pm1", "other"])
 
 
