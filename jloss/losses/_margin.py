@@ -484,23 +484,156 @@ def multi_margin_loss(
 # ---- multilabel_margin_loss ----------------------------------------------------------------
 
 
+def _hinge_totals(z, hit, onehot, *, with_grad: bool):
+    """Sums of the hinge terms ``z`` (N, position, class) where ``hit``; with ``with_grad`` also the
+    derivative w.r.t. the row of scores: integer counts, +1 per hit pair at its class i and -1 at its
+    target's class (what torch's backward kernel adds pair by pair)."""
+    total = jnp.sum(z, axis=(1, 2))
+    if not with_grad:
+        return total
+    per_position = jnp.sum(hit, axis=2, dtype=z.dtype)  # (N, position)
+    slope = jnp.sum(hit, axis=1, dtype=z.dtype) - jnp.sum(onehot.astype(z.dtype) * per_position[:, :, None], axis=1)
+    return total, slope
+
+
+def _onehot(tc, n_classes: int):
+    return tc[:, :, None] == jnp.arange(n_classes)[None, None, :]  # (N, position, class)
+
+
+def _prefix(t, lengths, kb: int, n_classes: int):
+    """The first ``kb`` list positions: class indices (clipped into range) and which are targets."""
+    return jnp.clip(t[:, :kb], 0, n_classes - 1), jnp.arange(kb)[None, :] < lengths[:, None]
+
+
+def _pairs_any(x, t, lengths, *, with_grad: bool):
+    """The (N, C, C) pairwise form, for any scores: torch's ``if (z > 0)`` skips a NaN term and
+    masked-out pairs add nothing even where infinite (the kernel never visits them)."""
+    tc, valid = _prefix(t, lengths, x.shape[1], x.shape[1])
+    onehot = _onehot(tc, x.shape[1])
+    is_target = jnp.any(valid[:, :, None] & onehot, axis=1)
+    z = (1 - jnp.take_along_axis(x, tc, axis=1))[:, :, None] + x[:, None, :]  # 1 - x_{t_k} + x_i
+    hit = valid[:, :, None] & ~is_target[:, None, :] & (z > 0)
+    return _hinge_totals(jnp.where(hit, z, 0), hit, onehot, with_grad=with_grad)
+
+
+def _masked_scores(x, t, lengths, kb: int):
+    """``x`` with -inf at each row's target classes, and the targets' scores x_t (N, kb) with
+    +inf past each list's end (the first ``kb`` list positions suffice)."""
+    tc, valid = _prefix(t, lengths, kb, x.shape[1])
+    is_target = jnp.any(valid[:, :, None] & _onehot(tc, x.shape[1]), axis=1)
+    x_t = jnp.where(valid, jnp.take_along_axis(x, tc, axis=1), jnp.inf)
+    return jnp.where(is_target, -jnp.inf, x), jnp.pad(x_t, ((0, 0), (0, x.shape[1] - kb)))
+
+
+#: up to this many list positions the finite form loops over them (elementwise (N, C) passes and
+#: row sums); XLA CPU reduces the (N, position, class) block along one of its axes ~10x slower
+_UNROLLED = 16
+
+
+def _pairs_finite(x_masked, x_t, kb: int, *, with_grad: bool):
+    """The pairwise terms over the first ``kb`` list positions only, for finite scores: non-target
+    classes carry their score, targets -inf, positions past the list end x_t = +inf, so every masked
+    pair's ``z = 1 - x_t + x_i`` is -inf and ``max(z, 0)`` alone selects (a select inside this
+    reduction costs XLA CPU ~4x). With ``with_grad`` also the hit counts per class and per position
+    (the latter padded to C columns)."""
+    n_classes = x_masked.shape[1]
+    x_t = x_t[:, :kb]
+    if kb > _UNROLLED:
+        z = (1 - x_t)[:, :, None] + x_masked[:, None, :]
+        if not with_grad:
+            return jnp.sum(jnp.maximum(z, 0), axis=(1, 2))
+        hit = (z > 0).astype(z.dtype)
+        per_position = jnp.pad(jnp.sum(hit, axis=2), ((0, 0), (0, n_classes - kb)))
+        return jnp.sum(jnp.maximum(z, 0), axis=(1, 2)), jnp.sum(hit, axis=1), per_position
+    terms = counts = 0
+    per_position = []
+    for k in range(kb):
+        z = (1 - x_t[:, k:k + 1]) + x_masked
+        terms = terms + jnp.maximum(z, 0)
+        if with_grad:
+            hit = (z > 0).astype(z.dtype)
+            counts = counts + hit
+            per_position.append(jnp.sum(hit, axis=1))
+    total = jnp.sum(terms, axis=1)
+    if not with_grad:
+        return total
+    # the hit counts per list position leave this branch as an array: folded into the slope in the
+    # same XLA computation, each row sum would be recomputed for every class
+    per_position = jnp.stack(per_position, axis=1)
+    return total, counts, jnp.pad(per_position, ((0, 0), (0, n_classes - kb)))
+
+
+def _fold_targets(counts, per_position, t, lengths, kb: int):
+    """``counts`` minus each position's hit count at its target class: the slope of the row sums."""
+    n_classes = counts.shape[1]
+    tc, _ = _prefix(t, lengths, kb, n_classes)  # past the list end the counts are 0
+    if kb > _UNROLLED:
+        return counts - jnp.sum(_onehot(tc, n_classes).astype(counts.dtype) * per_position[:, :kb, None], axis=1)
+    classes = jnp.arange(n_classes)[None, :]
+    for k in range(kb):
+        counts = counts - jnp.where(tc[:, k:k + 1] == classes, per_position[:, k:k + 1], 0)
+    return counts
+
+
+def _position_buckets(n_classes: int) -> tuple[int, ...]:
+    """Static lengths of the target-list prefix the kernel is compiled for: 4, 16, 64, ... then C."""
+    out, k = [], 4
+    while k < n_classes:
+        out.append(k)
+        k *= 4
+    return (*out, n_classes)
+
+
+def _by_longest_list(x, t, lengths, *, with_grad: bool):
+    # Only the first K positions hold targets (K the longest list in the batch), so for finite
+    # scores the pairwise terms are (N, K', C) for the smallest bucket K' >= K, not (N, C, C);
+    # torch's kernel likewise loops over each row's targets only. The switches also keep XLA from
+    # recomputing the masks inside the pairwise loop. Scores with an inf / NaN take the exact form.
+    buckets = _position_buckets(x.shape[1])
+
+    def finite(x, t, lengths):
+        longest = jnp.max(lengths, initial=0)
+        branch = jnp.searchsorted(jnp.asarray(buckets[:-1], jnp.int32), longest, side="left")
+        x_masked, x_t = jax.lax.switch(branch, [partial(_masked_scores, kb=kb) for kb in buckets], x, t, lengths)
+        pairs = [partial(_pairs_finite, kb=kb, with_grad=with_grad) for kb in buckets]
+        out = jax.lax.switch(branch, pairs, x_masked, x_t)
+        if not with_grad:
+            return out
+        total, counts, per_position = out
+        fold = [partial(_fold_targets, kb=kb) for kb in buckets]
+        return total, jax.lax.switch(branch, fold, counts, per_position, t, lengths)
+
+    return jax.lax.cond(jnp.all(jnp.isfinite(x)), finite, partial(_pairs_any, with_grad=with_grad), x, t, lengths)
+
+
+@jax.custom_jvp
+def _multilabel_pair_sum(x, t, lengths):
+    return _by_longest_list(x, t, lengths, with_grad=False)
+
+
+@_multilabel_pair_sum.defjvp
+def _multilabel_pair_sum_jvp(primals, tangents):
+    # The derivative is piecewise constant (counts of active pairs): computed with the value in one
+    # pass, so reverse mode keeps an (N, C) residual instead of the (N, K', C) pairwise terms.
+    x, t, lengths = primals
+    total, slope = _by_longest_list(x, t, lengths, with_grad=True)
+    return total, jnp.sum(slope * tangents[0], axis=1)
+
+
 @partial(jax.jit, static_argnames=("reduction", "scalar_out", "dtype"))
 def _multilabel_margin(x, t, *, reduction, scalar_out, dtype):
     out_dtype = x.dtype
     n_classes = x.shape[1]
     x = x.astype(dtype)
     # Positions before the first negative entry hold the target classes (duplicates count twice in
-    # torch's loop over positions, and here); `is_target` is the set they name.
-    valid = jax.lax.cummin((t >= 0).astype(jnp.int32), axis=1) > 0
-    tc = jnp.clip(t, 0, n_classes - 1)
-    is_target = jnp.any(valid[:, :, None] & (tc[:, :, None] == jnp.arange(n_classes)[None, None, :]), axis=1)
-    x_t = jnp.take_along_axis(x, tc, axis=1)
-    z = (1 - x_t)[:, :, None] + x[:, None, :]  # (N, position, class): 1 - x_{t_k} + x_i
-    active = valid[:, :, None] & ~is_target[:, None, :]
-    # torch's `if (z > 0)`: no gradient at the kink, a NaN z is skipped (adds 0); the select keeps
-    # skipped (possibly infinite) pairs out of the sum as the kernel's loop does.
-    loss = jnp.sum(jnp.where(active & (z > 0), z, 0), axis=(1, 2)) / n_classes
-    bad = jnp.any((t < -1) | (t >= n_classes), axis=1)
+    # torch's loop over positions, and here). One integer max per row finds both that list's length
+    # and an out-of-range entry anywhere in the row (a select inside the reduction would cost ~4x).
+    negative = (t < 0).astype(jnp.int32) * (n_classes - jnp.arange(n_classes, dtype=jnp.int32))[None, :]
+    out_of_range = ((t < -1) | (t >= n_classes)).astype(jnp.int32) * (n_classes + 1)
+    key = jnp.max(negative + out_of_range, axis=1)  # > C: bad row; else C - first negative (0: none)
+    bad = key > n_classes
+    lengths = jnp.where(bad, 0, jnp.where(key == 0, n_classes, n_classes - key))
+    loss = _multilabel_pair_sum(x, t, lengths) / n_classes
     loss = jnp.where(bad, jnp.nan, loss)
     if reduction == "none" and scalar_out:
         loss = loss.reshape(())
