@@ -15,6 +15,7 @@ from . import interop as interop
 from . import nn as nn
 from . import optim as optim
 from ._checks import checked as checked
+from ._xla import compiler_options as compiler_options
 
 __version__ = "0.1.0"
 
@@ -27,4 +28,4 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'jloss' has no attribute {name!r}")
 
 
-__all__ = ["checked", "data", "functional", "interop", "models", "nn", "optim", "parity", "train", "__version__"]
+__all__ = ["checked", "compiler_options", "data", "functional", "interop", "models", "nn", "optim", "parity", "train", "__version__"]

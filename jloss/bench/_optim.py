@@ -2,9 +2,10 @@
 tensors of mixed shapes, against torch (default, ``foreach=True``, ``fused=True`` where torch has a
 fused CPU kernel) and optax's equivalent.
 
-jloss (and optax) run ``jax.jit(step, donate_argnums=(0, 1))`` with
-``step(params, state, grads) = tx.update(...)`` + ``optax.apply_updates``: parameters and state are
-updated in place; the gradients are fixed arrays (not donated). torch's peers each own their
+jloss (and optax) run ``jax.jit(step, donate_argnums=(0, 1), compiler_options=jloss.compiler_options())``
+(as ``jloss.train`` compiles its steps) with ``step(params, state, grads) = tx.update(...)`` +
+``optax.apply_updates``: parameters and state are updated in place; the gradients are fixed arrays
+(not donated). torch's peers each own their
 parameters and state and share one set of gradient tensors. Bytes: parameters, gradients and
 every full-size state buffer read, parameters and state written. Only one optimizer's buffers are
 alive at a time (the setup generator drops them before the next workload).
@@ -23,6 +24,7 @@ import numpy as np
 import optax
 
 from .. import optim
+from .._xla import compiler_options
 from ._workload import Case, Context, Workload
 
 __all__ = ["SKIPPED", "SHAPES", "workloads"]
@@ -64,7 +66,7 @@ def _cases(ctx: Context, *, jl: Callable[[], optax.GradientTransformation], torc
             updates, state = tx.update(grads, state, params)
             return optax.apply_updates(params, updates), state
 
-        jstep = jax.jit(step, donate_argnums=(0, 1))
+        jstep = jax.jit(step, donate_argnums=(0, 1), compiler_options=compiler_options())
         params = [jnp.array(p, copy=True) for p in p_np]  # owned buffers: donation reuses them
         box = [params, tx.init(params)]
 

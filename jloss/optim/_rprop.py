@@ -44,8 +44,12 @@ def scale_by_torch_rprop(
             factor = jnp.where(s > 0, B.cast_like(etaplus, s),
                                jnp.where(s < 0, B.cast_like(etaminus, s), jnp.where(s == 0, 1, s)))
             size = jnp.clip(size * factor, B.cast_like(step_size_min, size), B.cast_like(step_size_max, size))
-            gi = jnp.where(s < 0, jnp.zeros_like(gi), gi)  # torch: grad[sign == etaminus] = 0
-            return -B.sign(gi) * size, gi, size
+            # torch: grad[sign == etaminus] = 0, then p -= sign(grad) * step_size. The update is
+            # written without reading the zeroed gradient (the new `prev`): XLA can then write
+            # `prev` in place after the other passes read the old one, instead of via a temporary
+            # and a copy. -(0 * size) is torch's -sign(0) * size (a -0.0 step).
+            update = jnp.where(s < 0, -(jnp.zeros_like(size) * size), -B.sign(gi) * size)
+            return update, jnp.where(s < 0, jnp.zeros_like(gi), gi), size
 
         out = jax.tree.map(one, g, state.prev, state.step_size)
         pick = lambda i: jax.tree.map(lambda _, o: o[i], g, out)  # noqa: E731

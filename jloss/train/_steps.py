@@ -17,6 +17,7 @@ import optax
 from flax import nnx
 from jax.sharding import Mesh
 
+from .._xla import compiler_options
 from ._sharding import replicated
 
 Params = Any
@@ -118,10 +119,11 @@ def make_train_step(apply: Callable[[Params, jax.Array], jax.Array],
         params, opt_state = update(params, grads, opt_state)
         return params, opt_state, _metrics(loss, out, y, x.shape[0])
 
+    options = compiler_options()
     if mesh is None:
-        return jax.jit(step, donate_argnums=(0, 1))
+        return jax.jit(step, donate_argnums=(0, 1), compiler_options=options)
     rep = replicated(mesh)
-    return jax.jit(step, donate_argnums=(0, 1),
+    return jax.jit(step, donate_argnums=(0, 1), compiler_options=options,
                    out_shardings=(rep, rep if state_sharding is None else state_sharding, rep))
 
 

@@ -1,0 +1,49 @@
+"""XLA compiler options for the programs jloss compiles itself (``jloss.train``'s steps, ``jloss bench``).
+
+Public as :func:`jloss.compiler_options`, for a hand-written ``jax.jit`` of a training step.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+__all__ = ["compiler_options"]
+
+#: XLA:CPU's copy insertion with region analysis. An optimizer step whose parameter update reads the
+#: *old* optimizer state while the state is updated in place (donated) gets a full-size copy of
+#: that state per step without it: Adadelta's ``acc_delta``, Rprop's ``prev`` and ``step_size``.
+#: Measured on 50M float32 parameters (2-core CPU, ``jloss bench``): Adadelta 131 -> 69 ms,
+#: Rprop 216 -> 138 ms a step; the other optimizers and the losses unchanged. It changes which
+#: buffers XLA copies, never a computed value.
+_CPU: dict[str, Any] = {"xla_cpu_copy_insertion_use_region_analysis": True}
+
+
+@functools.cache
+def _accepted() -> bool:
+    # An XLA that does not know an option fails the compile with INVALID_ARGUMENT: then use none.
+    try:
+        jax.jit(lambda a: a + 1, compiler_options=_CPU).lower(jnp.zeros(2)).compile()
+    except Exception:  # noqa: BLE001 -- any failure means "do not pass these options"
+        return False
+    return True
+
+
+def compiler_options() -> dict[str, Any]:
+    """Options for ``jax.jit(..., compiler_options=...)`` that jloss compiles its own steps with.
+
+    On CPU: XLA's region-analysis copy insertion, which lets a donated optimizer state be updated
+    in place where the parameter update still reads its old value (no per-step copy of a full-size
+    state buffer); results are bit-for-bit those of a plain ``jax.jit``. On other backends, and on an
+    XLA that does not know the option: ``{}``. Decided for JAX's default backend.
+
+    Example::
+
+        step = jax.jit(train_step, donate_argnums=(0, 1), compiler_options=jloss.compiler_options())
+    """
+    if jax.default_backend() != "cpu" or not _accepted():
+        return {}
+    return dict(_CPU)
