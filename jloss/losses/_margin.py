@@ -484,18 +484,6 @@ def multi_margin_loss(
 # ---- multilabel_margin_loss ----------------------------------------------------------------
 
 
-def _hinge_totals(z, hit, onehot, *, with_grad: bool):
-    """Sums of the hinge terms ``z`` (N, position, class) where ``hit``; with ``with_grad`` also the
-    derivative w.r.t. the row of scores: integer counts, +1 per hit pair at its class i and -1 at its
-    target's class (what torch's backward kernel adds pair by pair)."""
-    total = jnp.sum(z, axis=(1, 2))
-    if not with_grad:
-        return total
-    per_position = jnp.sum(hit, axis=2, dtype=z.dtype)  # (N, position)
-    slope = jnp.sum(hit, axis=1, dtype=z.dtype) - jnp.sum(onehot.astype(z.dtype) * per_position[:, :, None], axis=1)
-    return total, slope
-
-
 def _onehot(tc, n_classes: int):
     return tc[:, :, None] == jnp.arange(n_classes)[None, None, :]  # (N, position, class)
 
@@ -513,7 +501,13 @@ def _pairs_any(x, t, lengths, *, with_grad: bool):
     is_target = jnp.any(valid[:, :, None] & onehot, axis=1)
     z = (1 - jnp.take_along_axis(x, tc, axis=1))[:, :, None] + x[:, None, :]  # 1 - x_{t_k} + x_i
     hit = valid[:, :, None] & ~is_target[:, None, :] & (z > 0)
-    return _hinge_totals(jnp.where(hit, z, 0), hit, onehot, with_grad=with_grad)
+    total = jnp.sum(jnp.where(hit, z, 0), axis=(1, 2))
+    if not with_grad:
+        return total
+    # the slope: +1 per hit pair at its class i, -1 at its target's class (torch's backward kernel)
+    per_position = jnp.sum(hit, axis=2, dtype=x.dtype)  # (N, position)
+    slope = jnp.sum(hit, axis=1, dtype=x.dtype) - jnp.sum(onehot.astype(x.dtype) * per_position[:, :, None], axis=1)
+    return total, slope
 
 
 def _masked_scores(x, t, lengths, kb: int):
