@@ -39,31 +39,106 @@ def _conv(x: jax.Array, k: jax.Array, padding: Any) -> jax.Array:
     return lax.conv_general_dilated(x, k, (1, 1), padding, dimension_numbers=_NHWC)
 
 
-@functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
-def conv_nhwc(x: jax.Array, k: jax.Array, padding: Any) -> jax.Array:
-    """A stride-1 NHWC / HWIO convolution, the numbers of ``lax.conv_general_dilated``, faster on CPU.
+def _explicit_pads(x: jax.Array, k: jax.Array, padding: Any) -> tuple[tuple[int, int], ...] | None:
+    """``padding`` as ((top, bottom), (left, right)), or None where it is not plain zero padding."""
+    if isinstance(padding, str):
+        pads = lax.padtype_to_pads(x.shape[1:3], k.shape[:2], (1, 1), padding)
+    else:
+        pads = padding
+    pads = tuple((int(a), int(b)) for a, b in pads)
+    return pads if len(pads) == 2 and all(a >= 0 and b >= 0 for a, b in pads) else None
 
-    3 input channels are zero-padded to 4 in the forward pass (XLA's CPU convolution is ~3x faster
-    with 4 channels than with 3; the extra terms are exact zeros, the sums are the same). The
-    gradient is that of the unpadded convolution.
 
-    (Summing the kernel gradient over batch chunks inside a ``lax.scan`` was tried and measured:
-    XLA then compiles the chunk's convolution without its fast path, 2-30x slower per step.)
+def _taps(x: jax.Array, k: jax.Array, pads: tuple[tuple[int, int], ...]) -> jax.Array:
+    """A one-input-channel convolution as the sum over the kernel's taps of a shifted input slice
+    times the tap's row of output-channel weights: one fused elementwise pass.
+
+    XLA:CPU's convolution handles a 1-channel input badly (LeNet's 1 -> 6 5x5 at batch 256: ~9 ms,
+    torch ~2 ms); this form takes ~1.3 ms. Same products, summed in tap order.
     """
-    ci = x.shape[-1]
-    if ci == 3:
-        x = jnp.pad(x, ((0, 0), (0, 0), (0, 0), (0, 1)))
-        k = jnp.pad(k, ((0, 0), (0, 0), (0, 1), (0, 0)))
+    xp = jnp.pad(x, ((0, 0), *pads, (0, 0)))
+    kh, kw = k.shape[:2]
+    ho, wo = xp.shape[1] - kh + 1, xp.shape[2] - kw + 1
+    out = None
+    for i in range(kh):
+        for j in range(kw):
+            term = xp[:, i:i + ho, j:j + wo, :] * k[i, j, 0][None, None, None, :]
+            out = term if out is None else out + term
+    return out
+
+
+def _materialized(fn: Any, *args: jax.Array) -> jax.Array:
+    """``fn(*args)`` computed into a buffer of its own.
+
+    XLA fuses an elementwise producer into each of its consumers and recomputes it there: the
+    25-tap sum of :func:`_taps` inside the max pool's window reduction, the ReLU and the pool's
+    gradient took ~14 ms a LeNet step at batch 256 instead of ~1 ms. A conditional is a fusion
+    boundary XLA keeps; both branches are ``fn``, the predicate only has to be a runtime value
+    (``lax.optimization_barrier`` is removed before fusion on CPU and does not help).
+    """
+    probe = args[-1].reshape(-1)[0]
+    return lax.cond(probe == probe, fn, fn, *args)
+
+
+def _fwd(x: jax.Array, k: jax.Array, padding: Any) -> jax.Array:
+    if x.shape[-1] == 1 and x.dtype in (jnp.float32, jnp.float64) and k.dtype == x.dtype and k.size:
+        pads = _explicit_pads(x, k, padding)
+        if pads is not None and all(x.shape[d + 1] + sum(pads[d]) >= k.shape[d] for d in (0, 1)):
+            return _materialized(functools.partial(_taps, pads=pads), x, k)
     return _conv(x, k, padding)
 
 
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
+def conv_nhwc(x: jax.Array, k: jax.Array, padding: Any) -> jax.Array:
+    """A stride-1 NHWC / HWIO convolution, the numbers of ``lax.conv_general_dilated`` (up to float
+    summation order), faster on CPU.
+
+    A 1-channel float input (LeNet's first layer) is convolved tap by tap in one fused elementwise
+    pass (:func:`_taps`), anything else by ``lax.conv_general_dilated``. The gradient is the
+    convolution's, as ``lax.conv_general_dilated`` computes it.
+
+    Measured and not used: zero-padding 3 input channels to 4 (faster under XLA:CPU's default YNN
+    convolutions, ~10% slower under the Eigen ones that :func:`jloss.compiler_options` selects);
+    summing the kernel gradient over batch chunks inside a ``lax.scan`` (XLA then compiles the
+    chunk's convolution without its fast path, 2-30x slower per step).
+    """
+    return _fwd(x, k, padding)
+
+
 def _conv_fwd(x: jax.Array, k: jax.Array, padding: Any) -> tuple[jax.Array, tuple[jax.Array, jax.Array]]:
-    return conv_nhwc(x, k, padding), (x, k)
+    return _fwd(x, k, padding), (x, k)
+
+
+def _dx_rows(k: jax.Array, g: jax.Array, pads: tuple[tuple[int, int], ...], h: int, w: int) -> jax.Array:
+    """The input gradient of a stride-1 convolution with few input channels, as one matmul per
+    kernel row.
+
+    XLA:CPU's transposed convolution is slow when it produces few channels (LeNet's 6-channel
+    ``conv2`` input: ~8 ms at batch 256, torch ~2 ms). Here the output gradient, shifted once per
+    kernel column, is laid side by side (``(N, Ho, W, kw * Co)``) and multiplied by each kernel row
+    (``(kw * Co, Ci)``); the ``kh`` products, shifted by their row, sum to the gradient (~4.5 ms).
+    """
+    (ph0, _), (pw0, _) = pads
+    kh, kw, ci, co = k.shape
+    ho, wo = g.shape[1:3]
+    zero = jnp.zeros((), g.dtype)
+    cols = jnp.concatenate([lax.pad(g, zero, ((0, 0, 0), (0, 0, 0), (j - pw0, w - wo - j + pw0, 0), (0, 0, 0)))
+                            for j in range(kw)], axis=-1)
+    rows = jnp.einsum("nhwq,iqc->nhwic", cols, k.transpose(0, 1, 3, 2).reshape(kh, kw * co, ci))
+    dx = None
+    for i in range(kh):
+        term = lax.pad(rows[:, :, :, i, :], zero, ((0, 0, 0), (i - ph0, h - ho - i + ph0, 0), (0, 0, 0), (0, 0, 0)))
+        dx = term if dx is None else dx + term
+    return dx
 
 
 def _conv_bwd(padding: Any, res: tuple[jax.Array, jax.Array], g: jax.Array) -> tuple[jax.Array, jax.Array]:
     x, k = res
-    dx = jax.vjp(lambda x: _conv(x, k, padding), x)[1](g)[0]  # dropped by XLA for the first layer
+    pads = _explicit_pads(x, k, padding) if x.shape[-1] < 8 and x.dtype in (jnp.float32, jnp.float64) else None
+    if pads is not None and k.size and g.size:
+        dx = _materialized(functools.partial(_dx_rows, pads=pads, h=x.shape[1], w=x.shape[2]), k, g)
+    else:
+        dx = jax.vjp(lambda x: _conv(x, k, padding), x)[1](g)[0]
     dk = jax.vjp(lambda k: _conv(x, k, padding), k)[1](g)[0]
     return dx, dk
 
