@@ -198,29 +198,29 @@ def _pool_fwd(x: jax.Array) -> tuple[jax.Array, tuple[jax.Array, jax.Array]]:
     return m, (x, m)
 
 
-def _pool_bwd(res: tuple[jax.Array, jax.Array], g: jax.Array) -> tuple[jax.Array]:
-    x, m = res
+def _pool_grad(x: jax.Array, m: jax.Array, g: jax.Array) -> jax.Array:
     n, h, w, c = x.shape
     xr = x.reshape(n, h // 2, 2, w // 2, 2, c)
     win = [xr[:, :, i, :, j] for i in (0, 1) for j in (0, 1)]  # torch's scan order in a window
-    # torch's CPU kernel keeps the first maximum, or the last NaN when the window has one
-    nan = [v != v for v in win]
-    eq = [v == m for v in win]
-    any_nan = nan[0] | nan[1] | nan[2] | nan[3]
-    taken = jnp.zeros_like(any_nan)
-    pick = [None] * 4
-    for t in (3, 2, 1, 0):  # last NaN
-        pick[t] = nan[t] & ~taken
-        taken = taken | nan[t]
-    taken = any_nan
-    for t in (0, 1, 2, 3):  # first maximum
-        first = eq[t] & ~taken
-        pick[t] = pick[t] | first
-        taken = taken | eq[t]
-    zero = jnp.zeros_like(g)
-    gw = [jnp.where(p, g, zero) for p in pick]
-    dx = jnp.stack([jnp.stack(gw[:2], axis=3), jnp.stack(gw[2:], axis=3)], axis=2)  # (n, h/2, 2, w/2, 2, c)
-    return (dx.reshape(n, h, w, c),)
+    # torch's CPU kernel keeps the first maximum, or the last NaN when the window has one (a window
+    # with a NaN has a NaN maximum, equal to none of its entries)
+    pick = jnp.full(m.shape, 3, jnp.int8)
+    for t in (2, 1, 0):
+        pick = jnp.where(win[t] == m, jnp.int8(t), pick)
+    for t in (0, 1, 2, 3):
+        pick = jnp.where(win[t] != win[t], jnp.int8(t), pick)
+    # one pass writes the (N, H, W, C) gradient: each entry is g where it is its window's pick
+    pos = (2 * lax.broadcasted_iota(jnp.int8, (1, 1, 2, 1, 2, 1), 2)
+           + lax.broadcasted_iota(jnp.int8, (1, 1, 2, 1, 2, 1), 4))
+    taken = pick[:, :, None, :, None, :] == pos
+    dx = jnp.where(taken, g[:, :, None, :, None, :], jnp.zeros((), g.dtype))
+    return dx.reshape(n, h, w, c)
+
+
+def _pool_bwd(res: tuple[jax.Array, jax.Array], g: jax.Array) -> tuple[jax.Array]:
+    # in a buffer of its own: its consumers (the kernel gradient's transpose, the bias gradient's
+    # sum, the layer below) would each recompute it
+    return (_materialized(_pool_grad, *res, g),)
 
 
 _pool_even.defvjp(_pool_fwd, _pool_bwd)
