@@ -137,4 +137,7 @@ def make_eval_step(apply: Callable[[Params, jax.Array], jax.Array],
         out = apply(params, x)
         return _metrics(loss_fn(out, y), out, y, x.shape[0])
 
-    return jax.jit(step) if mesh is None else jax.jit(step, out_shardings=replicated(mesh))
+    options = compiler_options()
+    if mesh is None:
+        return jax.jit(step, compiler_options=options)
+    return jax.jit(step, compiler_options=options, out_shardings=replicated(mesh))
