@@ -3,8 +3,10 @@
 * ``numpy_copy``: ``np.copyto(a, b)`` (reads ``b``, writes ``a``: 2 arrays of traffic).
 * ``numpy_triad``: ``a = b + s * c`` as numpy does it, in two passes (``np.multiply(c, s, out=a)``
   then ``np.add(a, b, out=a)``): counted as the 5 arrays those passes really move.
-* ``jax_triad``: ``jax.jit(lambda a, b, c: b + s * c, donate_argnums=0)``: one fused pass writing
-  into the donated buffer (3 arrays, STREAM's count).
+* ``jax_triad``: ``jax.jit(lambda a, b, c: b + s * c, donate_argnums=0, keep_unused=True)``: one
+  fused pass writing into the donated buffer (3 arrays, STREAM's count). ``keep_unused`` matters:
+  without it JAX drops the unused ``a`` and the donation with it, and every call writes a fresh
+  buffer (as the first sessions' probe did: its ``jax_triad`` was the fresh figure).
 * ``jax_triad_fresh``: the same without donation (a fresh output buffer per call), for information:
   it shows what page-faulting new output buffers costs. It does not enter the reference figure.
 
@@ -46,7 +48,7 @@ def _numpy(n: int, repeats: int) -> tuple[float, float]:
 
 
 def _jax(n: int, repeats: int) -> tuple[float, float]:
-    triad = jax.jit(lambda x, y, z: y + jnp.float32(3.0) * z, donate_argnums=0)
+    triad = jax.jit(lambda x, y, z: y + jnp.float32(3.0) * z, donate_argnums=0, keep_unused=True)
     fresh = jax.jit(lambda y, z: y + jnp.float32(3.0) * z)
     b, c = jnp.ones(n, jnp.float32), jnp.full(n, 2.0, jnp.float32)
     box = [jnp.zeros(n, jnp.float32)]
