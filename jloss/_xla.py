@@ -23,12 +23,13 @@ __all__ = ["compiler_options"]
 #: YNN (XLA:CPU's default library for dots, convolutions and reductions) for dots and reductions
 #: only: convolutions then run on XLA's Eigen kernels, 1.3-2x faster for the tutorial nets' 5x5
 #: convolutions and their gradients (``jloss bench``'s CIFAR10Net step at batch 64: 65 -> 41 ms).
-#: Reductions stay on YNN: without it the losses' reductions measured up to 6x slower (mse_loss
-#: 16M forward 6 -> 36 ms). Values differ from YNN's in float rounding only (a different
-#: summation order inside a convolution).
+#: The list replaces XLA's default set, so it names what stays: individual dots (without them
+#: Muon's Newton-Schulz matmuls measured 2x slower) and reductions (without them the losses'
+#: reductions measured up to 6x slower: mse_loss 16M forward 6 -> 36 ms). Values differ from
+#: YNN's in float rounding only (a different summation order inside a convolution).
 _CPU: dict[str, Any] = {
     "xla_cpu_copy_insertion_use_region_analysis": True,
-    "xla_cpu_experimental_ynn_fusion_type": "LIBRARY_FUSION_TYPE_DOT,LIBRARY_FUSION_TYPE_REDUCE",
+    "xla_cpu_experimental_ynn_fusion_type": "LIBRARY_FUSION_TYPE_INDIVIDUAL_DOT,LIBRARY_FUSION_TYPE_REDUCE",
 }
 
 

@@ -18,7 +18,7 @@ def test_options_are_a_dict_for_this_backend():
     assert isinstance(opts, dict)
     if jax.default_backend() == "cpu":
         assert opts == {"xla_cpu_copy_insertion_use_region_analysis": True,
-                        "xla_cpu_experimental_ynn_fusion_type": "LIBRARY_FUSION_TYPE_DOT,LIBRARY_FUSION_TYPE_REDUCE"}
+                        "xla_cpu_experimental_ynn_fusion_type": "LIBRARY_FUSION_TYPE_INDIVIDUAL_DOT,LIBRARY_FUSION_TYPE_REDUCE"}
     else:
         assert opts == {}
     opts["mutated"] = True  # a fresh dict each call

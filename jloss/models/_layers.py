@@ -74,7 +74,9 @@ def _materialized(fn: Any, *args: jax.Array) -> jax.Array:
     25-tap sum of :func:`_taps` inside the max pool's window reduction, the ReLU and the pool's
     gradient took ~14 ms a LeNet step at batch 256 instead of ~1 ms. A conditional is a fusion
     boundary XLA keeps; both branches are ``fn``, the predicate only has to be a runtime value
-    (``lax.optimization_barrier`` is removed before fusion on CPU and does not help).
+    (``lax.optimization_barrier`` is removed before fusion on CPU and does not help). Under a
+    ``vmap`` that batches the predicate's operand the cond becomes a select of both (equal)
+    branches: the same numbers, computed twice.
     """
     probe = args[-1].reshape(-1)[0]
     return lax.cond(probe == probe, fn, fn, *args)
@@ -94,8 +96,10 @@ def conv_nhwc(x: jax.Array, k: jax.Array, padding: Any) -> jax.Array:
     summation order), faster on CPU.
 
     A 1-channel float input (LeNet's first layer) is convolved tap by tap in one fused elementwise
-    pass (:func:`_taps`), anything else by ``lax.conv_general_dilated``. The gradient is the
-    convolution's, as ``lax.conv_general_dilated`` computes it.
+    pass (:func:`_taps`), anything else by ``lax.conv_general_dilated``. The kernel gradient is
+    ``lax.conv_general_dilated``'s; the input gradient too, except for inputs of fewer than 8
+    channels, where it is one matmul per kernel row (:func:`_dx_rows`, 2x faster for LeNet's
+    ``conv2``; measured 2.5x slower at 32 channels, hence the bound).
 
     Measured and not used: zero-padding 3 input channels to 4 (faster under XLA:CPU's default YNN
     convolutions, ~10% slower under the Eigen ones that :func:`jloss.compiler_options` selects);
@@ -134,8 +138,10 @@ def _dx_rows(k: jax.Array, g: jax.Array, pads: tuple[tuple[int, int], ...], h: i
 
 def _conv_bwd(padding: Any, res: tuple[jax.Array, jax.Array], g: jax.Array) -> tuple[jax.Array, jax.Array]:
     x, k = res
-    pads = _explicit_pads(x, k, padding) if x.shape[-1] < 8 and x.dtype in (jnp.float32, jnp.float64) else None
+    few = x.shape[-1] < 8 and x.dtype in (jnp.float32, jnp.float64) and k.dtype == g.dtype == x.dtype
+    pads = _explicit_pads(x, k, padding) if few else None
     if pads is not None and k.size and g.size:
+        # (a first layer's input gradient is unused: XLA drops the whole conditional)
         dx = _materialized(functools.partial(_dx_rows, pads=pads, h=x.shape[1], w=x.shape[2]), k, g)
     else:
         dx = jax.vjp(lambda x: _conv(x, k, padding), x)[1](g)[0]
