@@ -11,7 +11,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-__all__ = ["compiler_options"]
+__all__ = ["compiler_options", "jit"]
 
 #: XLA:CPU's copy insertion with region analysis. An optimizer step whose parameter update reads the
 #: *old* optimizer state while the state is updated in place (donated) gets a full-size copy of
@@ -62,3 +62,41 @@ def compiler_options() -> dict[str, Any]:
     if jax.default_backend() != "cpu" or not _accepted():
         return {}
     return dict(_CPU)
+
+
+def _traced(tree: Any) -> bool:
+    return any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree.leaves(tree))
+
+
+class _Jitted:
+    """A ``jax.jit`` compiled with :func:`compiler_options` at the top level, and a plain
+    ``jax.jit`` of the same function when called inside another transformation (JAX accepts
+    ``compiler_options`` on a top-level jit only: nested in a user's ``jax.jit``, ``jax.grad`` or
+    ``lax.scan`` the options-carrying jit raises ``ValueError``)."""
+
+    def __init__(self, fun: Any, **jit_kwargs: Any) -> None:
+        self._plain = jax.jit(fun, **jit_kwargs)
+        options = compiler_options()
+        self._top = jax.jit(fun, compiler_options=options, **jit_kwargs) if options else self._plain
+        functools.update_wrapper(self, fun)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if _traced((args, kwargs)):
+            return self._plain(*args, **kwargs)
+        try:
+            return self._top(*args, **kwargs)
+        except ValueError as e:  # inside a trace with only concrete arguments (closed-over values)
+            if "compiler_options" not in str(e):
+                raise
+            return self._plain(*args, **kwargs)
+
+    def lower(self, *args: Any, **kwargs: Any) -> Any:
+        return self._top.lower(*args, **kwargs)
+
+
+def jit(fun: Any, **jit_kwargs: Any) -> Any:
+    """``jax.jit(fun, **jit_kwargs)`` compiled with :func:`compiler_options` when called at the top
+    level, and without them when called inside another ``jax.jit`` / ``jax.grad`` / ``lax.scan``
+    (where JAX refuses them; the enclosing program's options apply). ``.lower`` lowers the top-level
+    form. What :func:`jloss.train.make_train_step` and ``make_eval_step`` return."""
+    return _Jitted(fun, **jit_kwargs)

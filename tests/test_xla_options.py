@@ -68,3 +68,45 @@ def test_conv_net_step_under_the_options_is_the_plain_jits_up_to_rounding():
         grads.append(jax.tree.leaves(g(sm.params)))
     for a, b in zip(*grads, strict=True):
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=2e-4, atol=1e-6)
+
+
+def test_train_step_also_runs_inside_a_callers_jit_and_grad():
+    """make_train_step's step carries compiler options, which JAX accepts on a top-level jit only:
+    called inside a caller's jax.jit (traced or closed-over arguments) or lax.scan it runs as a
+    plain jit, with the same numbers as at the top level."""
+    from flax import nnx
+
+    from jloss import models
+    from jloss.nn import CrossEntropyLoss
+    from jloss.train import make_eval_step, make_train_step, optax_update, split_model
+
+    r = np.random.default_rng(2)
+    x = jnp.asarray(r.standard_normal((4, 32, 32, 1), dtype=np.float32))
+    y = jnp.asarray(r.integers(0, 10, 4).astype(np.int32))
+    sm = split_model(models.Net(rngs=nnx.Rngs(0)))
+    tx = optim.sgd(lr=0.1, momentum=0.9)
+    step = make_train_step(sm.apply_train, CrossEntropyLoss(), optax_update(tx))
+    evaluate = make_eval_step(sm.apply_eval, CrossEntropyLoss())
+
+    def fresh():
+        p = jax.tree.map(lambda a: jnp.array(a, copy=True), sm.params)
+        return p, tx.init(p)
+
+    p, s = fresh()
+    for _ in range(3):
+        p, s, _ = step(p, s, x, y)
+    top = jax.tree.leaves(p)
+
+    def three(p, s):
+        (p, s), _ = jax.lax.scan(lambda c, _: (step(*c, x, y)[:2], None), (p, s), None, length=3)
+        return p
+
+    nested = jax.tree.leaves(jax.jit(three)(*fresh()))
+    closed = jax.tree.leaves(jax.jit(lambda: step(*fresh(), x, y)[0])())
+    for a, b in zip(top, nested, strict=True):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-6)
+    assert len(closed) == len(top)
+    m_top = evaluate(p, x, y)
+    m_nested = jax.jit(lambda p: evaluate(p, x, y))(p)
+    np.testing.assert_allclose(np.asarray(m_top.loss_sum), np.asarray(m_nested.loss_sum), rtol=1e-5)
+    assert hasattr(step, "lower")

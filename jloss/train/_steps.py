@@ -17,7 +17,7 @@ import optax
 from flax import nnx
 from jax.sharding import Mesh
 
-from .._xla import compiler_options
+from .._xla import jit
 from ._sharding import replicated
 
 Params = Any
@@ -119,12 +119,13 @@ def make_train_step(apply: Callable[[Params, jax.Array], jax.Array],
         params, opt_state = update(params, grads, opt_state)
         return params, opt_state, _metrics(loss, out, y, x.shape[0])
 
-    options = compiler_options()
+    # compiled with jloss.compiler_options() when called at the top level; a plain jit inside a
+    # caller's own jax.jit / lax.scan, where JAX refuses compiler options
     if mesh is None:
-        return jax.jit(step, donate_argnums=(0, 1), compiler_options=options)
+        return jit(step, donate_argnums=(0, 1))
     rep = replicated(mesh)
-    return jax.jit(step, donate_argnums=(0, 1), compiler_options=options,
-                   out_shardings=(rep, rep if state_sharding is None else state_sharding, rep))
+    return jit(step, donate_argnums=(0, 1),
+               out_shardings=(rep, rep if state_sharding is None else state_sharding, rep))
 
 
 def make_eval_step(apply: Callable[[Params, jax.Array], jax.Array],
@@ -137,7 +138,4 @@ def make_eval_step(apply: Callable[[Params, jax.Array], jax.Array],
         out = apply(params, x)
         return _metrics(loss_fn(out, y), out, y, x.shape[0])
 
-    options = compiler_options()
-    if mesh is None:
-        return jax.jit(step, compiler_options=options)
-    return jax.jit(step, compiler_options=options, out_shardings=replicated(mesh))
+    return jit(step) if mesh is None else jit(step, out_shardings=replicated(mesh))
