@@ -1,4 +1,5 @@
-"""jloss.compiler_options(): accepted by jax.jit here, and it changes no computed value.
+"""jloss.compiler_options(): accepted by jax.jit here; it changes no optimizer step's value and a
+conv net's gradient only in float rounding; jloss's steps that carry it also run nested.
 
 (What it buys is measured by ``jloss bench --only adadelta rprop``, not timed here.)
 """

@@ -82,11 +82,23 @@ def _materialized(fn: Any, *args: jax.Array) -> jax.Array:
     return lax.cond(probe == probe, fn, fn, *args)
 
 
+def _own_form_pads(x: jax.Array, k: jax.Array, padding: Any, max_channels: int) -> tuple[tuple[int, int], ...] | None:
+    """The explicit pads when jloss's own forms (:func:`_taps`, :func:`_dx_rows`) apply, else None:
+    float32 / float64 input and kernel of one dtype, at most ``max_channels`` input channels, plain
+    zero padding, and a non-empty input, kernel and output."""
+    if not (x.shape[-1] <= max_channels and x.dtype in (jnp.float32, jnp.float64) and k.dtype == x.dtype
+            and x.size and k.size):
+        return None
+    pads = _explicit_pads(x, k, padding)
+    if pads is None or any(x.shape[d + 1] + sum(pads[d]) < k.shape[d] for d in (0, 1)):
+        return None
+    return pads
+
+
 def _fwd(x: jax.Array, k: jax.Array, padding: Any) -> jax.Array:
-    if x.shape[-1] == 1 and x.dtype in (jnp.float32, jnp.float64) and k.dtype == x.dtype and k.size:
-        pads = _explicit_pads(x, k, padding)
-        if pads is not None and all(x.shape[d + 1] + sum(pads[d]) >= k.shape[d] for d in (0, 1)):
-            return _materialized(functools.partial(_taps, pads=pads), x, k)
+    pads = _own_form_pads(x, k, padding, max_channels=1)
+    if pads is not None:
+        return _materialized(functools.partial(_taps, pads=pads), x, k)
     return _conv(x, k, padding)
 
 
@@ -138,9 +150,8 @@ def _dx_rows(k: jax.Array, g: jax.Array, pads: tuple[tuple[int, int], ...], h: i
 
 def _conv_bwd(padding: Any, res: tuple[jax.Array, jax.Array], g: jax.Array) -> tuple[jax.Array, jax.Array]:
     x, k = res
-    few = x.shape[-1] < 8 and x.dtype in (jnp.float32, jnp.float64) and k.dtype == g.dtype == x.dtype
-    pads = _explicit_pads(x, k, padding) if few else None
-    if pads is not None and k.size and g.size:
+    pads = _own_form_pads(x, k, padding, max_channels=7) if g.dtype == x.dtype else None
+    if pads is not None:
         # (a first layer's input gradient is unused: XLA drops the whole conditional)
         dx = _materialized(functools.partial(_dx_rows, pads=pads, h=x.shape[1], w=x.shape[2]), k, g)
     else:
