@@ -86,6 +86,10 @@ def test_parameter_count_and_names_match_torch(name):
 def test_init_is_torch_like(name):
     """Every parameter is U(-b, b) with torch's b = 1/sqrt(fan_in) of its layer (fan_in from torch)."""
     cls, twin, _, _ = CASES[name]
+    # a fixed torch draw: torch rounds the bound to float32 for uniform_, so ~0.5% of unseeded
+    # CIFAR10Net draws (whatever state the worker's global RNG is in) exceed the float64 bound below
+    # by ~1.6e-9, which made this test fail now and then under xdist
+    torch.manual_seed(0)
     tmod = twin()
     bounds = {}
     for mod_name, mod in tmod.named_modules():
