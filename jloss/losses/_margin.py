@@ -20,6 +20,7 @@ import jax.numpy as jnp
 from jax.typing import ArrayLike
 
 from .. import _checks as C
+from .._rows import map_rows
 from . import _reduction as R
 
 # ---- shared pieces ---------------------------------------------------------------------------
@@ -578,39 +579,56 @@ def _position_buckets(n_classes: int) -> tuple[int, ...]:
     return (*out, n_classes)
 
 
-def _by_longest_list(x, t, lengths, *, with_grad: bool):
+#: elements of the pairwise (rows, positions, classes) terms computed at a time (see map_rows)
+_PAIR_BLOCK = 1 << 18
+
+
+def _finite_rows(x, t, lengths, *, kb: int, with_grad: bool):
+    """The pair sums (and with ``with_grad`` the slope) of finite scores over the first ``kb``
+    list positions."""
+    x_masked, x_t = _masked_scores(x, t, lengths, kb)
+    out = _pairs_finite(x_masked, x_t, kb, with_grad=with_grad)
+    if not with_grad:
+        return out
+    total, counts, per_position = out
+    return total, _fold_targets(counts, per_position, t, lengths, kb)
+
+
+def _by_longest_list(x, t, lengths, finite_scores, *, with_grad: bool):
     # Only the first K positions hold targets (K the longest list in the batch), so for finite
     # scores the pairwise terms are (N, K', C) for the smallest bucket K' >= K, not (N, C, C);
-    # torch's kernel likewise loops over each row's targets only. The switches also keep XLA from
-    # recomputing the masks inside the pairwise loop. Scores with an inf / NaN take the exact form.
-    buckets = _position_buckets(x.shape[1])
+    # torch's kernel likewise loops over each row's targets only. Scores with an inf / NaN take the
+    # exact form. Every form runs over blocks of rows (map_rows): with whole-batch intermediates
+    # XLA's temporary buffer held every branch's (N, K', C) terms at once (12 GB for 65536 x 128
+    # with gradients), and its pages faulted anew on every call.
+    n_classes = x.shape[1]
+    buckets = _position_buckets(n_classes)
+
+    def rows(kb: int) -> int:
+        return _PAIR_BLOCK // (kb * n_classes)
 
     def finite(x, t, lengths):
         longest = jnp.max(lengths, initial=0)
         branch = jnp.searchsorted(jnp.asarray(buckets[:-1], jnp.int32), longest, side="left")
-        x_masked, x_t = jax.lax.switch(branch, [partial(_masked_scores, kb=kb) for kb in buckets], x, t, lengths)
-        pairs = [partial(_pairs_finite, kb=kb, with_grad=with_grad) for kb in buckets]
-        out = jax.lax.switch(branch, pairs, x_masked, x_t)
-        if not with_grad:
-            return out
-        total, counts, per_position = out
-        fold = [partial(_fold_targets, kb=kb) for kb in buckets]
-        return total, jax.lax.switch(branch, fold, counts, per_position, t, lengths)
+        forms = [partial(map_rows, partial(_finite_rows, kb=kb, with_grad=with_grad), rows(kb)) for kb in buckets]
+        return jax.lax.switch(branch, forms, x, t, lengths)
 
-    return jax.lax.cond(jnp.all(jnp.isfinite(x)), finite, partial(_pairs_any, with_grad=with_grad), x, t, lengths)
+    def any_scores(x, t, lengths):
+        return map_rows(partial(_pairs_any, with_grad=with_grad), rows(n_classes), x, t, lengths)
+
+    return jax.lax.cond(finite_scores, finite, any_scores, x, t, lengths)
 
 
 @jax.custom_jvp
-def _multilabel_pair_sum(x, t, lengths):
-    return _by_longest_list(x, t, lengths, with_grad=False)
+def _multilabel_pair_sum(x, t, lengths, finite_scores):
+    return _by_longest_list(x, t, lengths, finite_scores, with_grad=False)
 
 
 @_multilabel_pair_sum.defjvp
 def _multilabel_pair_sum_jvp(primals, tangents):
     # The derivative is piecewise constant (counts of active pairs): computed with the value in one
     # pass, so reverse mode keeps an (N, C) residual instead of the (N, K', C) pairwise terms.
-    x, t, lengths = primals
-    total, slope = _by_longest_list(x, t, lengths, with_grad=True)
+    total, slope = _by_longest_list(*primals, with_grad=True)
     return total, jnp.sum(slope * tangents[0], axis=1)
 
 
@@ -622,12 +640,18 @@ def _multilabel_margin(x, t, *, reduction, scalar_out, dtype):
     # Positions before the first negative entry hold the target classes (duplicates count twice in
     # torch's loop over positions, and here). One integer max per row finds both that list's length
     # and an out-of-range entry anywhere in the row (a select inside the reduction would cost ~4x).
-    negative = (t < 0).astype(jnp.int32) * (n_classes - jnp.arange(n_classes, dtype=jnp.int32))[None, :]
-    out_of_range = ((t < -1) | (t >= n_classes)).astype(jnp.int32) * (n_classes + 1)
-    key = jnp.max(negative + out_of_range, axis=1)  # > C: bad row; else C - first negative (0: none)
+    # Row by row in blocks (map_rows): whole-batch, XLA stores the (N, C) key terms and isfinite
+    # mask in fresh buffers for the reductions to read.
+    def row_keys(x, t):
+        negative = (t < 0).astype(jnp.int32) * (n_classes - jnp.arange(n_classes, dtype=jnp.int32))[None, :]
+        out_of_range = ((t < -1) | (t >= n_classes)).astype(jnp.int32) * (n_classes + 1)
+        # > C: bad row; else C - first negative (0: none)
+        return jnp.max(negative + out_of_range, axis=1), jnp.all(jnp.isfinite(x), axis=1)
+
+    key, finite_rows = map_rows(row_keys, _PAIR_BLOCK // max(n_classes, 1), x, t)
     bad = key > n_classes
     lengths = jnp.where(bad, 0, jnp.where(key == 0, n_classes, n_classes - key))
-    loss = _multilabel_pair_sum(x, t, lengths) / n_classes
+    loss = _multilabel_pair_sum(x, t, lengths, jnp.all(finite_rows)) / n_classes
     loss = jnp.where(bad, jnp.nan, loss)
     if reduction == "none" and scalar_out:
         loss = loss.reshape(())

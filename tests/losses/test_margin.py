@@ -168,6 +168,42 @@ def test_random_against_torch():
     )
 
 
+@pytest.fixture
+def small_pair_blocks(monkeypatch):
+    """multilabel_margin_loss computes blocks of rows of ~_PAIR_BLOCK pairwise terms (map_rows): a
+    tiny block sends small batches through several blocks and a partial last one. The jit caches
+    are cleared around it so that no trace made with the other block size is reused."""
+    jax.clear_caches()
+    monkeypatch.setattr(M, "_PAIR_BLOCK", 48)
+    yield
+    monkeypatch.undo()
+    jax.clear_caches()
+
+
+@pytest.mark.parametrize("n_classes, longest, scores", [
+    (6, 4, "finite"),   # bucket 4: 2 rows a block, 13 = 6 blocks + 1 row
+    (6, 6, "finite"),   # bucket C = 6: a row a block
+    (20, 12, "finite"),  # bucket 16 (unrolled positions)
+    (20, 20, "finite"),  # bucket C = 20 (the (rows, position, class) form)
+    (6, 6, "inf"),      # an infinite score: the exact (rows, C, C) form
+    (6, 3, "nan"),
+])
+def test_multilabel_margin_block_by_block(small_pair_blocks, n_classes, longest, scores):
+    n = 13
+    x = RNG.standard_normal((n, n_classes))
+    if scores != "finite":
+        x[4, 1] = np.inf if scores == "inf" else np.nan
+        x[9, 0] = -np.inf if scores == "inf" else np.nan
+    # lists of 0 .. `longest` classes (the first row's that long), -1, then ignored entries
+    t = RNG.integers(-1, n_classes, (n, n_classes))
+    for i, row in enumerate(t):
+        k = longest if i == 0 else i % (longest + 1)
+        row[:k] = RNG.permutation(n_classes)[:k]
+        if k < n_classes:
+            row[k] = -1
+    _compare_with_torch(multilabel_margin_loss, TF.multilabel_margin_loss, [x, t], (0,), reduction="none")
+
+
 @pytest.mark.parametrize("name", ["multi_margin_loss", "multilabel_margin_loss"])
 def test_bfloat16_matches_torch_float32_on_rounded_inputs(name):
     # torch's CPU kernels of these two have no bfloat16; compare with float32 on the same values
