@@ -23,6 +23,7 @@ from jax.typing import ArrayLike
 
 from .. import _checks as C
 from . import _reduction as R
+from ._classification import log_softmax_terms
 
 
 def _real(fn: str, name: str, value: object) -> float:
@@ -207,15 +208,15 @@ def sigmoid_focal_loss(
 
 @partial(jax.jit, static_argnames=("gamma", "ignore_index", "reduction"))
 def _softmax_focal(x, target, w, *, gamma: float, ignore_index: int, reduction: str):
-    class_axis = 0 if x.ndim == 1 else 1
-    n_classes = x.shape[class_axis]
-    logp = jax.nn.log_softmax(x, axis=class_axis)
+    n_classes = x.shape[0 if x.ndim == 1 else 1]
     valid = target != ignore_index
     in_range = (target >= 0) & (target < n_classes)
     idx = jnp.clip(target, 0, n_classes - 1)
-    logp_t = jnp.squeeze(
-        jnp.take_along_axis(logp, jnp.expand_dims(idx, class_axis), axis=class_axis), class_axis
-    )
+    # log p_t without storing the log-softmax; its gradient in one pass (cross entropy's core)
+    if x.ndim == 1:
+        logp_t = log_softmax_terms(False, x[None], idx[None], None)[0][0]
+    else:
+        logp_t = log_softmax_terms(False, x, idx, None)[0]
     # 1 - p_t as -expm1(log p_t): exact where p_t is close to 1.
     loss = -_modulating(-jnp.expm1(logp_t), gamma) * logp_t
     if w is None:
