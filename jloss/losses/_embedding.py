@@ -26,6 +26,7 @@ import numpy as np
 from jax.typing import ArrayLike
 
 from .. import _checks as C
+from .._rows import map_rows
 from . import _reduction as R
 
 # torch's default dtype: what integer-only inputs produce (``x1 - x2 + eps`` is a float32 tensor).
@@ -198,12 +199,41 @@ def _pairwise(x1: jax.Array, x2: jax.Array, p: float, eps: float, keepdim: bool)
     to bfloat16 too, so ``x - (x + eps) + eps`` can be exactly 0); the norm is taken in
     :func:`_up` of it.
     """
+    if x1.ndim >= 2 and x1.shape == x2.shape:
+        rows = (math.prod(x1.shape[:-1]), x1.shape[-1])
+        n = _diff_norm(x1.reshape(rows), x2.reshape(rows), p, eps)
+        n = n.reshape(*x1.shape[:-1], 1)
+        return n if keepdim else n[..., 0]
     a, b = _broadcast(x1, x2)
     d = _up(a - b + eps)
     if d.ndim == 0:  # two scalars: the norm of a scalar is a scalar, also with keepdim
         return _vector_norm(d.reshape(1), p, 0).reshape(())
     n = _vector_norm(d, p, d.ndim - 1)
     return n if keepdim else n[..., 0]
+
+
+#: elements of the difference formed at a time by :func:`_diff_norm`
+_ROW_BLOCK = 1 << 18
+
+
+@partial(jax.custom_jvp, nondiff_argnums=(2, 3))
+def _diff_norm(a: jax.Array, b: jax.Array, p: float, eps: float) -> jax.Array:
+    """``_vector_norm(_up(a - b + eps), p, 1)`` of two (N, D) arrays, a block of rows at a time.
+
+    Whole-batch, XLA:CPU stores the difference in a fresh (N, D) buffer for the row reduction to
+    read (it cannot take the subtraction inside); block by block (:func:`jloss._rows.map_rows`)
+    it stays in cache (65536 x 128 float32: forward 5.6 -> 4.0 ms). The derivative is
+    :func:`_vector_norm`'s, of the difference.
+    """
+    rows = _ROW_BLOCK // max(a.shape[1], 1)
+    return map_rows(lambda a, b: _vector_norm(_up(a - b + eps), p, 1), rows, a, b)
+
+
+@_diff_norm.defjvp
+def _diff_norm_jvp(p, eps, primals, tangents):
+    (a, b), (ta, tb) = primals, tangents
+    n = _diff_norm(a, b, p, eps)
+    return n, jnp.sum(_norm_grad_weight(_up(a - b + eps), n, p, 1) * _up(ta - tb), axis=1, keepdims=True)
 
 
 @partial(jax.jit, static_argnames=("p", "eps", "keepdim", "out_dtype"))

@@ -122,6 +122,31 @@ def test_pairwise_distance_degenerate_gradients_match_torch(p):
     np.testing.assert_array_equal(jg[0][0], 0.0)  # zero distance: gradient 0, not NaN
 
 
+@pytest.fixture
+def small_row_blocks(monkeypatch):
+    """Equal-shape inputs of two or more dimensions take their distances a block of rows at a
+    time (``_diff_norm``, ~_ROW_BLOCK elements): a tiny block sends small inputs through several
+    blocks and a partial last one. The jit caches are cleared around it (no trace of the other
+    block size is reused)."""
+    jax.clear_caches()
+    monkeypatch.setattr(emb, "_ROW_BLOCK", 6)
+    yield
+    monkeypatch.undo()
+    jax.clear_caches()
+
+
+@pytest.mark.parametrize("p", [2.0, 1.0, 0.5, math.inf, 0.0])
+@pytest.mark.parametrize("shape", [(7, 3), (2, 5, 3)])
+def test_pairwise_distance_block_by_block(small_row_blocks, p, shape):
+    x1, x2, x3 = (RNG.standard_normal(shape) for _ in range(3))
+    x2[1] = x1[1]  # a zero difference (eps = 0 below): gradient 0
+    _assert_matches_torch(pairwise_distance, TF.pairwise_distance, [x1, x2], p=p, eps=0.0)
+    _assert_matches_torch(pairwise_distance, TF.pairwise_distance, [x1, x2], p=p, keepdim=True)
+    if len(shape) == 2:
+        _assert_matches_torch(triplet_margin_loss, TF.triplet_margin_loss, [x1, x2, x3], p=p, swap=True,
+                              reduction="none")
+
+
 @pytest.mark.parametrize(
     "s1,s2", [((5,), (5,)), ((), ()), ((3, 1, 4), (2, 4)), ((4,), (3, 4)), ((2, 0), (2, 0))]
 )
