@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any, NamedTuple
 
 import jax
@@ -9,6 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from .._rows import map_rows
 from . import _base as B
 
 
@@ -53,8 +55,9 @@ def _factored_update(g, row_var, col_var, row_scale, e1):
 
 
 def _factored_update_sum_sq(g, row_var, col_var, row_scale, e1) -> jax.Array:
-    """``sum(u * u)`` of the factored update ``u``, computed over blocks of rows of ~:data:`_BLOCK`
-    elements (a ``lax.map``), never holding the whole ``u``.
+    """``sum(u * u)`` of the factored update ``u``, computed a block of ~:data:`_BLOCK` elements at
+    a time (:func:`jloss._rows.map_rows` over the rows, vmapped over any leading dimensions), never
+    holding the whole ``u``.
 
     The same ``u`` values as :func:`_factored_update`; only the order of the sum differs (torch's
     ``norm`` has its own). Summed in one piece, XLA:CPU stores the whole ``u`` in a fresh buffer for
@@ -62,30 +65,18 @@ def _factored_update_sum_sq(g, row_var, col_var, row_scale, e1) -> jax.Array:
     for a 2048 x 2048 float32 parameter that is ~4 ms a step, mostly page faults, against ~2 ms
     block by block, the parameter update then recomputing ``u`` from ``g``.
     """
-    *lead, rows, cols = g.shape
-    per_block = max(1, _BLOCK // max(cols, 1))
-    n_lead = int(np.prod(lead, dtype=np.int64))
-    if per_block >= rows or g.size <= 2 * _BLOCK:
-        return jnp.sum(jnp.square(_factored_update(g, row_var, col_var, row_scale, e1)))
-    k = rows // per_block
-    g3 = g.reshape(n_lead, rows, cols)
-    r3 = row_var.reshape(n_lead, rows, 1)
-    c3 = col_var.reshape(n_lead, 1, cols)
-    s3 = row_scale.reshape(n_lead, 1, 1)
+    *lead, _, cols = g.shape
+    block_rows = _BLOCK // max(cols * math.prod(lead), 1)
 
-    def block(i):
-        b, j = i // k, (i % k) * per_block
-        u = _factored_update(jax.lax.dynamic_slice(g3, (b, j, 0), (1, per_block, cols)),
-                             jax.lax.dynamic_slice(r3, (b, j, 0), (1, per_block, 1)),
-                             jax.lax.dynamic_slice(c3, (b, 0, 0), (1, 1, cols)),
-                             jax.lax.dynamic_slice(s3, (b, 0, 0), (1, 1, 1)), e1)
-        return jnp.sum(jnp.square(u))
+    def row_sums(g, row_var, col_var, row_scale):  # one matrix: (R, C), (R, 1), (1, C), (1, 1)
+        def rows(g, row_var):
+            return jnp.sum(jnp.square(_factored_update(g, row_var, col_var, row_scale, e1)), axis=1)
 
-    total = jnp.sum(jax.lax.map(block, jnp.arange(n_lead * k)))
-    if rows % per_block:  # the rows after the last whole block, of every leading index at once
-        tail = k * per_block
-        total = total + jnp.sum(jnp.square(_factored_update(g3[:, tail:], r3[:, tail:], c3, s3, e1)))
-    return total
+        return map_rows(rows, block_rows, g, row_var)
+
+    for _ in lead:
+        row_sums = jax.vmap(row_sums)
+    return jnp.sum(row_sums(g, row_var, col_var, row_scale))
 
 
 def scale_by_torch_adafactor(

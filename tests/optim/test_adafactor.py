@@ -76,7 +76,7 @@ def test_jit():
     check_jit_and_no_recompile(adafactor, {"weight_decay": 0.1}, shapes=SHAPES)
 
 
-# block by block (``_BLOCK`` elements): whole blocks only, a tail of rows, leading dimensions with a tail
+# block by block (``_BLOCK`` elements): whole blocks only, a partial last block, leading dimensions (vmapped)
 BLOCKED_SHAPES = {"m": (9, 4), "w": (13, 5), "k": (2, 7, 4), "b": (3,)}
 
 
