@@ -16,7 +16,12 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-__all__ = ["map_rows"]
+__all__ = ["BLOCK", "map_rows"]
+
+#: elements a block of intermediates holds (1 MB of float32): the size the row-block forms
+#: (multilabel_margin_loss, pairwise_distance, Adafactor's update norm) divide into rows; read at
+#: trace time
+BLOCK = 1 << 18
 
 
 def map_rows(fn: Callable[..., Any], rows: int, *arrays: jax.Array) -> Any:

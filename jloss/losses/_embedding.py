@@ -26,6 +26,7 @@ import numpy as np
 from jax.typing import ArrayLike
 
 from .. import _checks as C
+from .. import _rows
 from .._rows import map_rows
 from . import _reduction as R
 
@@ -212,10 +213,6 @@ def _pairwise(x1: jax.Array, x2: jax.Array, p: float, eps: float, keepdim: bool)
     return n if keepdim else n[..., 0]
 
 
-#: elements of the difference formed at a time by :func:`_diff_norm`
-_ROW_BLOCK = 1 << 18
-
-
 @partial(jax.custom_jvp, nondiff_argnums=(2, 3))
 def _diff_norm(a: jax.Array, b: jax.Array, p: float, eps: float) -> jax.Array:
     """``_vector_norm(_up(a - b + eps), p, 1)`` of two (N, D) arrays, a block of rows at a time.
@@ -225,7 +222,7 @@ def _diff_norm(a: jax.Array, b: jax.Array, p: float, eps: float) -> jax.Array:
     it stays in cache (65536 x 128 float32: forward 5.6 -> 4.0 ms). The derivative is
     :func:`_vector_norm`'s, of the difference.
     """
-    rows = _ROW_BLOCK // max(a.shape[1], 1)
+    rows = _rows.BLOCK // max(a.shape[1], 1)
     return map_rows(lambda a, b: _vector_norm(_up(a - b + eps), p, 1), rows, a, b)
 
 

@@ -20,6 +20,7 @@ import jax.numpy as jnp
 from jax.typing import ArrayLike
 
 from .. import _checks as C
+from .. import _rows
 from .._rows import map_rows
 from . import _reduction as R
 
@@ -579,10 +580,6 @@ def _position_buckets(n_classes: int) -> tuple[int, ...]:
     return (*out, n_classes)
 
 
-#: elements of the pairwise (rows, positions, classes) terms computed at a time (see map_rows)
-_PAIR_BLOCK = 1 << 18
-
-
 def _finite_rows(x, t, lengths, *, kb: int, with_grad: bool):
     """The pair sums (and with ``with_grad`` the slope) of finite scores over the first ``kb``
     list positions."""
@@ -605,7 +602,7 @@ def _by_longest_list(x, t, lengths, finite_scores, *, with_grad: bool):
     buckets = _position_buckets(n_classes)
 
     def rows(kb: int) -> int:
-        return _PAIR_BLOCK // (kb * n_classes)
+        return _rows.BLOCK // (kb * n_classes)  # (rows, kb, C) pairwise terms a block
 
     def finite(x, t, lengths):
         longest = jnp.max(lengths, initial=0)
@@ -648,7 +645,7 @@ def _multilabel_margin(x, t, *, reduction, scalar_out, dtype):
         # > C: bad row; else C - first negative (0: none)
         return jnp.max(negative + out_of_range, axis=1), jnp.all(jnp.isfinite(x), axis=1)
 
-    key, finite_rows = map_rows(row_keys, _PAIR_BLOCK // max(n_classes, 1), x, t)
+    key, finite_rows = map_rows(row_keys, _rows.BLOCK // max(n_classes, 1), x, t)
     bad = key > n_classes
     lengths = jnp.where(bad, 0, jnp.where(key == 0, n_classes, n_classes - key))
     loss = _multilabel_pair_sum(x, t, lengths, jnp.all(finite_rows)) / n_classes

@@ -10,6 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from .. import _rows
 from .._rows import map_rows
 from . import _base as B
 
@@ -37,10 +38,6 @@ def _sqrt_scalar(sum_sq: jax.Array) -> jax.Array:
     return jnp.sqrt(sum_sq).astype(B.scalar_dtype())
 
 
-#: elements of the update per block when its norm is summed block by block (1 MB of float32)
-_BLOCK = 1 << 18
-
-
 def _update(g, var_estimate, e1):
     """torch's ``var_estimate.clamp_(min=eps1**2).rsqrt_().mul_(grad)``."""
     # torch's rsqrt is 1/sqrt rounded twice; XLA would turn 1/sqrt into an approximate rsqrt
@@ -55,7 +52,7 @@ def _factored_update(g, row_var, col_var, row_scale, e1):
 
 
 def _factored_update_sum_sq(g, row_var, col_var, row_scale, e1) -> jax.Array:
-    """``sum(u * u)`` of the factored update ``u``, computed a block of ~:data:`_BLOCK` elements at
+    """``sum(u * u)`` of the factored update ``u``, computed a block of ~:data:`jloss._rows.BLOCK` elements at
     a time (:func:`jloss._rows.map_rows` over the rows, vmapped over any leading dimensions), never
     holding the whole ``u``.
 
@@ -66,7 +63,7 @@ def _factored_update_sum_sq(g, row_var, col_var, row_scale, e1) -> jax.Array:
     block by block, the parameter update then recomputing ``u`` from ``g``.
     """
     *lead, _, cols = g.shape
-    block_rows = _BLOCK // max(cols * math.prod(lead), 1)
+    block_rows = _rows.BLOCK // max(cols * math.prod(lead), 1)
 
     def row_sums(g, row_var, col_var, row_scale):  # one matrix: (R, C), (R, 1), (1, C), (1, 1)
         def rows(g, row_var):

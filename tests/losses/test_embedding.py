@@ -13,6 +13,7 @@ import pytest
 import torch
 import torch.nn.functional as TF
 
+from jloss import _rows
 from jloss._checks import checked
 from jloss.losses import _embedding as emb
 from jloss.losses._embedding import (
@@ -125,11 +126,11 @@ def test_pairwise_distance_degenerate_gradients_match_torch(p):
 @pytest.fixture
 def small_row_blocks(monkeypatch):
     """Equal-shape inputs of two or more dimensions take their distances a block of rows at a
-    time (``_diff_norm``, ~_ROW_BLOCK elements): a tiny block sends small inputs through several
+    time (``_diff_norm``, ~jloss._rows.BLOCK elements): a tiny block sends small inputs through several
     blocks and a partial last one. The jit caches are cleared around it (no trace of the other
     block size is reused)."""
     jax.clear_caches()
-    monkeypatch.setattr(emb, "_ROW_BLOCK", 6)
+    monkeypatch.setattr(_rows, "BLOCK", 6)
     yield
     monkeypatch.undo()
     jax.clear_caches()

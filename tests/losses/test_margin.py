@@ -13,6 +13,7 @@ import pytest
 import torch
 import torch.nn.functional as TF
 
+from jloss import _rows
 from jloss._checks import checked
 from jloss.losses import _margin as M
 from jloss.losses._margin import (
@@ -170,11 +171,11 @@ def test_random_against_torch():
 
 @pytest.fixture
 def small_pair_blocks(monkeypatch):
-    """multilabel_margin_loss computes blocks of rows of ~_PAIR_BLOCK pairwise terms (map_rows): a
+    """multilabel_margin_loss computes blocks of rows of ~jloss._rows.BLOCK pairwise terms (map_rows): a
     tiny block sends small batches through several blocks and a partial last one. The jit caches
     are cleared around it so that no trace made with the other block size is reused."""
     jax.clear_caches()
-    monkeypatch.setattr(M, "_PAIR_BLOCK", 48)
+    monkeypatch.setattr(_rows, "BLOCK", 48)
     yield
     monkeypatch.undo()
     jax.clear_caches()

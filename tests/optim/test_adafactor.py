@@ -14,7 +14,7 @@ from _helpers_adaptive import (
     check_signature,
 )
 
-from jloss.optim import _adafactor
+from jloss import _rows
 from jloss.optim._adafactor import TORCH_STATE_KEYS, adafactor
 
 T = torch.optim.Adafactor
@@ -76,7 +76,7 @@ def test_jit():
     check_jit_and_no_recompile(adafactor, {"weight_decay": 0.1}, shapes=SHAPES)
 
 
-# block by block (``_BLOCK`` elements): whole blocks only, a partial last block, leading dimensions (vmapped)
+# block by block (``jloss._rows.BLOCK`` elements): whole blocks only, a partial last block, leading dimensions (vmapped)
 BLOCKED_SHAPES = {"m": (9, 4), "w": (13, 5), "k": (2, 7, 4), "b": (3,)}
 
 
@@ -84,6 +84,6 @@ BLOCKED_SHAPES = {"m": (9, 4), "w": (13, 5), "k": (2, 7, 4), "b": (3,)}
 def test_update_norm_block_by_block(kwargs, monkeypatch):
     # large parameters sum the update's squares over blocks of rows (_factored_update_sum_sq);
     # a small block size sends these small ones there too
-    monkeypatch.setattr(_adafactor, "_BLOCK", 12)
+    monkeypatch.setattr(_rows, "BLOCK", 12)
     check_matches_torch(adafactor, T, kwargs, TORCH_STATE_KEYS, shapes=BLOCKED_SHAPES)
     check_float32(adafactor, T, kwargs, shapes=BLOCKED_SHAPES)
